@@ -1,0 +1,42 @@
+// The innermost loops, in one set per instruction-set level. The level is
+// chosen once at run time (AVX-512, AVX2+FMA+F16C, or scalar); RWKVX_SIMD=
+// scalar|avx2|avx512 forces a level (tests compare every level to scalar).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "tensor.h"
+
+namespace rwkvx {
+
+struct KernelSet {
+  const char* name;
+  // dot(x, row) for a row of n elements of the given type (n % 32 == 0 for Q8_0).
+  float (*dot_f32)(const float* x, const float* w, int64_t n);
+  float (*dot_f16)(const float* x, const uint16_t* w, int64_t n);
+  float (*dot_bf16)(const float* x, const uint16_t* w, int64_t n);
+  float (*dot_q8_0)(const float* x, const void* w, int64_t n);
+  // Y[t * ldy + r] = dot(X[t * ldx ...], W[r * ldw ...]) for t < T, r < R; fp32.
+  void (*gemm_f32)(const float* X, int64_t ldx, const float* W, int64_t ldw, float* Y, int64_t ldy,
+                   int64_t T, int64_t R, int64_t n);
+};
+
+const KernelSet& kernels();                 // the chosen level
+const KernelSet* kernels_for(const char* level);  // "scalar", "avx2", "avx512"; null if unsupported here
+const KernelSet& scalar_kernels();
+
+extern const KernelSet kScalarKernels;
+const KernelSet* avx2_kernels();    // null when not compiled/supported
+const KernelSet* avx512_kernels();
+
+inline float dot_row(const KernelSet& k, DType t, const uint8_t* row, const float* x, int64_t n) {
+  switch (t) {
+    case DType::F32: return k.dot_f32(x, reinterpret_cast<const float*>(row), n);
+    case DType::F16: return k.dot_f16(x, reinterpret_cast<const uint16_t*>(row), n);
+    case DType::BF16: return k.dot_bf16(x, reinterpret_cast<const uint16_t*>(row), n);
+    case DType::Q8_0: return k.dot_q8_0(x, row, n);
+  }
+  return 0.f;
+}
+
+}  // namespace rwkvx

@@ -1,0 +1,149 @@
+// AVX2 + FMA + F16C kernels (compiled with per-function target attributes so
+// the library still runs on machines without them).
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include "half.h"
+#include "kernels.h"
+#include "quant.h"
+
+#define RWKVX_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+namespace rwkvx {
+namespace {
+
+RWKVX_AVX2 inline float hsum(__m256 v) {
+  __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+  lo = _mm_add_ps(lo, hi);
+  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+  return _mm_cvtss_f32(lo);
+}
+
+RWKVX_AVX2 float dot_f32(const float* x, const float* w, int64_t n) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(w + i), a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(w + i + 8), a1);
+    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(w + i + 16), a2);
+    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(w + i + 24), a3);
+  }
+  for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(w + i), a0);
+  float s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+  for (; i < n; ++i) s += x[i] * w[i];
+  return s;
+}
+
+RWKVX_AVX2 inline __m256 load_f16(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+RWKVX_AVX2 inline __m256 load_bf16(const uint16_t* p) {
+  const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
+template <__m256 (*Load)(const uint16_t*), float (*Scalar)(uint16_t)>
+RWKVX_AVX2 inline float dot_half(const float* x, const uint16_t* w, int64_t n) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), Load(w + i), a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), Load(w + i + 8), a1);
+    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), Load(w + i + 16), a2);
+    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), Load(w + i + 24), a3);
+  }
+  for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), Load(w + i), a0);
+  float s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+  for (; i < n; ++i) s += x[i] * Scalar(w[i]);
+  return s;
+}
+
+float f16_scalar(uint16_t h) { return fp16_to_f32(h); }
+float bf16_scalar(uint16_t h) { return bf16_to_f32(h); }
+
+RWKVX_AVX2 float dot_f16(const float* x, const uint16_t* w, int64_t n) { return dot_half<load_f16, f16_scalar>(x, w, n); }
+RWKVX_AVX2 float dot_bf16(const float* x, const uint16_t* w, int64_t n) { return dot_half<load_bf16, bf16_scalar>(x, w, n); }
+
+RWKVX_AVX2 inline __m256 load_q8(const int8_t* p) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+
+RWKVX_AVX2 float dot_q8_0(const float* x, const void* w, int64_t n) {
+  const BlockQ8* b = static_cast<const BlockQ8*>(w);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / kQ8Block; ++i) {
+    const float* xb = x + i * kQ8Block;
+    __m256 s = _mm256_mul_ps(_mm256_loadu_ps(xb), load_q8(b[i].qs));
+    s = _mm256_fmadd_ps(_mm256_loadu_ps(xb + 8), load_q8(b[i].qs + 8), s);
+    s = _mm256_fmadd_ps(_mm256_loadu_ps(xb + 16), load_q8(b[i].qs + 16), s);
+    s = _mm256_fmadd_ps(_mm256_loadu_ps(xb + 24), load_q8(b[i].qs + 24), s);
+    acc = _mm256_fmadd_ps(s, _mm256_set1_ps(fp16_to_f32(b[i].d)), acc);
+  }
+  return hsum(acc);
+}
+
+// 3 tokens × 4 weight rows per tile: 12 accumulators + 3 x + 1 w = 16 registers.
+RWKVX_AVX2 void gemm_f32(const float* X, int64_t ldx, const float* W, int64_t ldw, float* Y, int64_t ldy, int64_t T,
+                         int64_t R, int64_t n) {
+  const int64_t n8 = n & ~int64_t(7);
+  int64_t t = 0;
+  for (; t + 3 <= T; t += 3) {
+    const float* x0 = X + t * ldx;
+    const float* x1 = x0 + ldx;
+    const float* x2 = x1 + ldx;
+    int64_t r = 0;
+    for (; r + 4 <= R; r += 4) {
+      const float* w0 = W + r * ldw;
+      const float* w1 = w0 + ldw;
+      const float* w2 = w1 + ldw;
+      const float* w3 = w2 + ldw;
+      __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00;
+      __m256 c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+      __m256 c20 = c00, c21 = c00, c22 = c00, c23 = c00;
+      for (int64_t k = 0; k < n8; k += 8) {
+        const __m256 a0 = _mm256_loadu_ps(x0 + k), a1 = _mm256_loadu_ps(x1 + k), a2 = _mm256_loadu_ps(x2 + k);
+        __m256 b = _mm256_loadu_ps(w0 + k);
+        c00 = _mm256_fmadd_ps(a0, b, c00); c10 = _mm256_fmadd_ps(a1, b, c10); c20 = _mm256_fmadd_ps(a2, b, c20);
+        b = _mm256_loadu_ps(w1 + k);
+        c01 = _mm256_fmadd_ps(a0, b, c01); c11 = _mm256_fmadd_ps(a1, b, c11); c21 = _mm256_fmadd_ps(a2, b, c21);
+        b = _mm256_loadu_ps(w2 + k);
+        c02 = _mm256_fmadd_ps(a0, b, c02); c12 = _mm256_fmadd_ps(a1, b, c12); c22 = _mm256_fmadd_ps(a2, b, c22);
+        b = _mm256_loadu_ps(w3 + k);
+        c03 = _mm256_fmadd_ps(a0, b, c03); c13 = _mm256_fmadd_ps(a1, b, c13); c23 = _mm256_fmadd_ps(a2, b, c23);
+      }
+      float tail[3][4] = {};
+      for (int64_t k = n8; k < n; ++k)
+        for (int i = 0; i < 3; ++i)
+          for (int j = 0; j < 4; ++j) tail[i][j] += X[(t + i) * ldx + k] * W[(r + j) * ldw + k];
+      float* y0 = Y + t * ldy + r;
+      float* y1 = y0 + ldy;
+      float* y2 = y1 + ldy;
+      y0[0] = hsum(c00) + tail[0][0]; y0[1] = hsum(c01) + tail[0][1]; y0[2] = hsum(c02) + tail[0][2]; y0[3] = hsum(c03) + tail[0][3];
+      y1[0] = hsum(c10) + tail[1][0]; y1[1] = hsum(c11) + tail[1][1]; y1[2] = hsum(c12) + tail[1][2]; y1[3] = hsum(c13) + tail[1][3];
+      y2[0] = hsum(c20) + tail[2][0]; y2[1] = hsum(c21) + tail[2][1]; y2[2] = hsum(c22) + tail[2][2]; y2[3] = hsum(c23) + tail[2][3];
+    }
+    for (; r < R; ++r)
+      for (int i = 0; i < 3; ++i) Y[(t + i) * ldy + r] = dot_f32(X + (t + i) * ldx, W + r * ldw, n);
+  }
+  for (; t < T; ++t)
+    for (int64_t r = 0; r < R; ++r) Y[t * ldy + r] = dot_f32(X + t * ldx, W + r * ldw, n);
+}
+
+const KernelSet kAvx2 = {"avx2", dot_f32, dot_f16, dot_bf16, dot_q8_0, gemm_f32};
+
+}  // namespace
+
+const KernelSet* avx2_kernels() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) return &kAvx2;
+  return nullptr;
+}
+
+}  // namespace rwkvx
+#else
+#include "kernels.h"
+namespace rwkvx {
+const KernelSet* avx2_kernels() { return nullptr; }
+}  // namespace rwkvx
+#endif

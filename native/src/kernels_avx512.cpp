@@ -1,0 +1,143 @@
+// AVX-512F kernels (per-function target attributes; chosen only where the CPU
+// has AVX-512F and F16C).
+#if defined(__x86_64__)
+// GCC 12 warns inside its own AVX-512 headers (uninitialized __Y): not our code.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include "half.h"
+#include "kernels.h"
+#include "quant.h"
+
+#define RWKVX_AVX512 __attribute__((target("avx512f,avx2,fma,f16c")))
+
+namespace rwkvx {
+namespace {
+
+RWKVX_AVX512 float dot_f32(const float* x, const float* w, int64_t n) {
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(w + i), a0);
+    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(w + i + 16), a1);
+    a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 32), _mm512_loadu_ps(w + i + 32), a2);
+    a3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 48), _mm512_loadu_ps(w + i + 48), a3);
+  }
+  for (; i + 16 <= n; i += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(w + i), a0);
+  float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+  for (; i < n; ++i) s += x[i] * w[i];
+  return s;
+}
+
+RWKVX_AVX512 inline __m512 load_f16(const uint16_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+RWKVX_AVX512 inline __m512 load_bf16(const uint16_t* p) {
+  const __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+}
+
+float f16_scalar(uint16_t h) { return fp16_to_f32(h); }
+float bf16_scalar(uint16_t h) { return bf16_to_f32(h); }
+
+template <__m512 (*Load)(const uint16_t*), float (*Scalar)(uint16_t)>
+RWKVX_AVX512 inline float dot_half(const float* x, const uint16_t* w, int64_t n) {
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), Load(w + i), a0);
+    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16), Load(w + i + 16), a1);
+    a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 32), Load(w + i + 32), a2);
+    a3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 48), Load(w + i + 48), a3);
+  }
+  for (; i + 16 <= n; i += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), Load(w + i), a0);
+  float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+  for (; i < n; ++i) s += x[i] * Scalar(w[i]);
+  return s;
+}
+
+RWKVX_AVX512 float dot_f16(const float* x, const uint16_t* w, int64_t n) { return dot_half<load_f16, f16_scalar>(x, w, n); }
+RWKVX_AVX512 float dot_bf16(const float* x, const uint16_t* w, int64_t n) { return dot_half<load_bf16, bf16_scalar>(x, w, n); }
+
+RWKVX_AVX512 inline __m512 load_q8x16(const int8_t* p) {
+  return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
+
+RWKVX_AVX512 float dot_q8_0(const float* x, const void* w, int64_t n) {
+  const BlockQ8* b = static_cast<const BlockQ8*>(w);
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+  int64_t i = 0;
+  const int64_t nb = n / kQ8Block;
+  for (; i + 2 <= nb; i += 2) {
+    const float* xb = x + i * kQ8Block;
+    __m512 s0 = _mm512_mul_ps(_mm512_loadu_ps(xb), load_q8x16(b[i].qs));
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(xb + 16), load_q8x16(b[i].qs + 16), s0);
+    __m512 s1 = _mm512_mul_ps(_mm512_loadu_ps(xb + 32), load_q8x16(b[i + 1].qs));
+    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(xb + 48), load_q8x16(b[i + 1].qs + 16), s1);
+    acc0 = _mm512_fmadd_ps(s0, _mm512_set1_ps(fp16_to_f32(b[i].d)), acc0);
+    acc1 = _mm512_fmadd_ps(s1, _mm512_set1_ps(fp16_to_f32(b[i + 1].d)), acc1);
+  }
+  for (; i < nb; ++i) {
+    const float* xb = x + i * kQ8Block;
+    __m512 s0 = _mm512_mul_ps(_mm512_loadu_ps(xb), load_q8x16(b[i].qs));
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(xb + 16), load_q8x16(b[i].qs + 16), s0);
+    acc0 = _mm512_fmadd_ps(s0, _mm512_set1_ps(fp16_to_f32(b[i].d)), acc0);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+// 4 tokens × 6 weight rows per tile: 24 accumulators + 4 x + 1 w of 32 registers.
+constexpr int kTT = 4, kTR = 6;
+
+RWKVX_AVX512 void gemm_tile(const float* X, int64_t ldx, const float* W, int64_t ldw, float* Y, int64_t ldy, int64_t n) {
+  __m512 c[kTT][kTR];
+  for (int i = 0; i < kTT; ++i)
+    for (int j = 0; j < kTR; ++j) c[i][j] = _mm512_setzero_ps();
+  const int64_t n16 = n & ~int64_t(15);
+  for (int64_t k = 0; k < n16; k += 16) {
+    __m512 a[kTT];
+    for (int i = 0; i < kTT; ++i) a[i] = _mm512_loadu_ps(X + i * ldx + k);
+    for (int j = 0; j < kTR; ++j) {
+      const __m512 b = _mm512_loadu_ps(W + j * ldw + k);
+      for (int i = 0; i < kTT; ++i) c[i][j] = _mm512_fmadd_ps(a[i], b, c[i][j]);
+    }
+  }
+  for (int i = 0; i < kTT; ++i)
+    for (int j = 0; j < kTR; ++j) {
+      float s = _mm512_reduce_add_ps(c[i][j]);
+      for (int64_t k = n16; k < n; ++k) s += X[i * ldx + k] * W[j * ldw + k];
+      Y[i * ldy + j] = s;
+    }
+}
+
+RWKVX_AVX512 void gemm_f32(const float* X, int64_t ldx, const float* W, int64_t ldw, float* Y, int64_t ldy, int64_t T,
+                           int64_t R, int64_t n) {
+  int64_t t = 0;
+  for (; t + kTT <= T; t += kTT) {
+    int64_t r = 0;
+    for (; r + kTR <= R; r += kTR) gemm_tile(X + t * ldx, ldx, W + r * ldw, ldw, Y + t * ldy + r, ldy, n);
+    for (; r < R; ++r)
+      for (int i = 0; i < kTT; ++i) Y[(t + i) * ldy + r] = dot_f32(X + (t + i) * ldx, W + r * ldw, n);
+  }
+  for (; t < T; ++t)
+    for (int64_t r = 0; r < R; ++r) Y[t * ldy + r] = dot_f32(X + t * ldx, W + r * ldw, n);
+}
+
+const KernelSet kAvx512 = {"avx512", dot_f32, dot_f16, dot_bf16, dot_q8_0, gemm_f32};
+
+}  // namespace
+
+const KernelSet* avx512_kernels() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma")) return &kAvx512;
+  return nullptr;
+}
+
+}  // namespace rwkvx
+#else
+#include "kernels.h"
+namespace rwkvx {
+const KernelSet* avx512_kernels() { return nullptr; }
+}  // namespace rwkvx
+#endif

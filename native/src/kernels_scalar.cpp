@@ -1,0 +1,48 @@
+// Plain C++ kernels: the reference every SIMD level is tested against.
+#include "half.h"
+#include "kernels.h"
+#include "quant.h"
+
+namespace rwkvx {
+namespace {
+
+float dot_f32(const float* x, const float* w, int64_t n) {
+  float s = 0.f;
+  for (int64_t i = 0; i < n; ++i) s += x[i] * w[i];
+  return s;
+}
+
+float dot_f16(const float* x, const uint16_t* w, int64_t n) {
+  float s = 0.f;
+  for (int64_t i = 0; i < n; ++i) s += x[i] * fp16_to_f32(w[i]);
+  return s;
+}
+
+float dot_bf16(const float* x, const uint16_t* w, int64_t n) {
+  float s = 0.f;
+  for (int64_t i = 0; i < n; ++i) s += x[i] * bf16_to_f32(w[i]);
+  return s;
+}
+
+float dot_q8_0(const float* x, const void* w, int64_t n) {
+  const BlockQ8* b = static_cast<const BlockQ8*>(w);
+  float s = 0.f;
+  for (int64_t i = 0; i < n / kQ8Block; ++i) {
+    float bs = 0.f;
+    for (int j = 0; j < kQ8Block; ++j) bs += x[i * kQ8Block + j] * b[i].qs[j];
+    s += bs * fp16_to_f32(b[i].d);
+  }
+  return s;
+}
+
+void gemm_f32(const float* X, int64_t ldx, const float* W, int64_t ldw, float* Y, int64_t ldy, int64_t T,
+              int64_t R, int64_t n) {
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t r = 0; r < R; ++r) Y[t * ldy + r] = dot_f32(X + t * ldx, W + r * ldw, n);
+}
+
+}  // namespace
+
+const KernelSet kScalarKernels = {"scalar", dot_f32, dot_f16, dot_bf16, dot_q8_0, gemm_f32};
+
+}  // namespace rwkvx

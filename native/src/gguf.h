@@ -1,6 +1,7 @@
 // GGUF v3 reader (memory-mapped or read into memory) and writer.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -76,12 +77,24 @@ class GgufWriter {
   // ne in ggml order (contiguous first); data must hold nbytes of the given type.
   void add_tensor(const std::string& name, DType type, const std::vector<int64_t>& ne,
                   std::vector<uint8_t> data);
+  // Any metadata value as a reader returns it (used to copy metadata when
+  // re-typing a GGUF); nested arrays are not supported.
+  void set_value(const std::string& key, const GgufValue& v);
+  // Like add_tensor, but the bytes are produced during write(), one tensor at a
+  // time, so a converter never holds the whole model in memory. The producer
+  // must return exactly the tensor's byte size; it may throw (e.g. on abort),
+  // in which case write() removes the temporary file and rethrows.
+  using Producer = std::function<std::vector<uint8_t>()>;
+  void add_tensor_deferred(const std::string& name, DType type, const std::vector<int64_t>& ne,
+                           Producer produce);
   // Writes to path + ".tmp" then renames (alignment 32).
   void write(const std::string& path) const;
 
  private:
   struct Kv { std::string key; GgufType type; GgufType elem; std::vector<uint8_t> payload; uint64_t n; };
-  struct T { std::string name; DType type; std::vector<int64_t> ne; std::vector<uint8_t> data; };
+  struct T { std::string name; DType type; std::vector<int64_t> ne; std::vector<uint8_t> data; Producer produce; size_t nbytes; };
+  void set_kv(const std::string& key, GgufType type, GgufType elem, std::vector<uint8_t> payload, uint64_t n);
+  void check_new_tensor(const std::string& name, DType type, const std::vector<int64_t>& ne, size_t* nbytes) const;
   std::vector<Kv> kv_;
   std::vector<T> tensors_;
 };

@@ -27,8 +27,17 @@ class Tokenizer {
 
  private:
   std::vector<std::string> tokens_;
-  // Trie storage: the tokenizer implementer's choice (must stay compact: the
-  // World vocabulary has ~65K tokens; no 256-wide node arrays).
+  // Trie: node 0 is the root, whose children are found through root_[byte]
+  // (one 256-entry table in all). Every other node's children are a sorted run
+  // of edges: edge_byte_/edge_node_[first_[n] .. first_[n] + count_[n]).
+  // value_[n] is the token id ending at node n, or -1.
+  std::vector<int32_t> root_;
+  std::vector<uint32_t> first_;
+  std::vector<uint16_t> count_;
+  std::vector<int32_t> value_;
+  std::vector<uint8_t> edge_byte_;
+  std::vector<int32_t> edge_node_;
+  int32_t child(int32_t node, uint8_t b) const;
 };
 
 // Python bytes-literal escape used in GGUF token lists (repr(b)[2:-1]).

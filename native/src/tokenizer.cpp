@@ -340,34 +340,36 @@ void Tokenizer::build_from_escaped(const std::vector<std::string>& escaped) {
   build(std::move(raw));
 }
 
-void Tokenizer::build_from_world_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) fail(RWKVX_ERR_IO, "cannot open vocabulary '%s': %s", path.c_str(), std::strerror(errno));
+std::vector<std::string> parse_world_vocab(const std::string& text, const std::string& origin) {
   std::vector<std::string> toks(1);
   std::vector<bool> seen(1, true);
-  std::string line;
   size_t lineno = 0;
   constexpr uint64_t kMaxId = 1u << 24;
-  while (std::getline(f, line)) {
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t nl = text.find('\n', at);
+    if (nl == std::string::npos) nl = text.size();
+    std::string line = text.substr(at, nl - at);
+    at = nl + 1;
     ++lineno;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    const std::string where = path + ":" + std::to_string(lineno);
+    const std::string where = origin + ":" + std::to_string(lineno);
     // <id> <literal> <length>: the literal may contain spaces, so the id ends
     // at the first space and the length starts after the last one.
     const size_t sp1 = line.find(' ');
     const size_t sp2 = line.rfind(' ');
     if (sp1 == std::string::npos || sp2 == sp1) fail(RWKVX_ERR_FORMAT, "%s: expected '<id> <literal> <length>'", where.c_str());
-    char* end = nullptr;
+    if (sp1 == 0 || line.find_first_not_of("0123456789") != sp1) fail(RWKVX_ERR_FORMAT, "%s: bad token id", where.c_str());
     errno = 0;
-    const unsigned long long id = std::strtoull(line.c_str(), &end, 10);
-    if (end != line.c_str() + sp1 || errno != 0 || sp1 == 0 || id == 0 || id >= kMaxId) {
-      fail(RWKVX_ERR_FORMAT, "%s: bad token id", where.c_str());
-    }
-    const unsigned long long len = std::strtoull(line.c_str() + sp2 + 1, &end, 10);
-    if (end != line.c_str() + line.size() || sp2 + 1 == line.size() || errno != 0) {
+    const unsigned long long id = std::strtoull(line.c_str(), nullptr, 10);
+    if (errno != 0 || id == 0 || id >= kMaxId) fail(RWKVX_ERR_FORMAT, "%s: token id out of range 1..%llu", where.c_str(),
+                                                   static_cast<unsigned long long>(kMaxId - 1));
+    const std::string len_text = line.substr(sp2 + 1);
+    if (len_text.empty() || len_text.size() > 9 || len_text.find_first_not_of("0123456789") != std::string::npos) {
       fail(RWKVX_ERR_FORMAT, "%s: bad byte length", where.c_str());
     }
+    const unsigned long long len = std::strtoull(len_text.c_str(), nullptr, 10);
     std::string bytes;
     const size_t after = parse_py_literal(line, sp1 + 1, bytes, where);
     if (after != sp2) fail(RWKVX_ERR_FORMAT, "%s: unexpected text after the literal", where.c_str());
@@ -383,9 +385,17 @@ void Tokenizer::build_from_world_file(const std::string& path) {
     seen[id] = true;
     toks[id] = std::move(bytes);
   }
+  if (toks.size() <= 1) fail(RWKVX_ERR_FORMAT, "vocabulary '%s' has no tokens", origin.c_str());
+  return toks;
+}
+
+void Tokenizer::build_from_world_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) fail(RWKVX_ERR_IO, "cannot open vocabulary '%s': %s", path.c_str(), std::strerror(errno));
+  std::stringstream ss;
+  ss << f.rdbuf();
   if (f.bad()) fail(RWKVX_ERR_IO, "cannot read vocabulary '%s'", path.c_str());
-  if (toks.size() <= 1) fail(RWKVX_ERR_FORMAT, "vocabulary '%s' has no tokens", path.c_str());
-  build(std::move(toks));
+  build(parse_world_vocab(ss.str(), path));
 }
 
 // ---------------------------------------------------------- Utf8Stream

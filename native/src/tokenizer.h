@@ -40,6 +40,10 @@ class Tokenizer {
   int32_t child(int32_t node, uint8_t b) const;
 };
 
+// Parses the text of a World vocabulary file: id → raw bytes (index 0 and ids
+// absent from the file are empty). `origin` names the file in error messages.
+std::vector<std::string> parse_world_vocab(const std::string& text, const std::string& origin);
+
 // Python bytes-literal escape used in GGUF token lists (repr(b)[2:-1]).
 std::string escape_token_bytes(const std::string& raw);
 std::string unescape_token_bytes(const std::string& escaped);

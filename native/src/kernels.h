@@ -19,7 +19,17 @@ struct KernelSet {
   // Y[t * ldy + r] = dot(X[t * ldx ...], W[r * ldw ...]) for t < T, r < R; fp32.
   void (*gemm_f32)(const float* X, int64_t ldx, const float* W, int64_t ldw, float* Y, int64_t ldy,
                    int64_t T, int64_t R, int64_t n);
+  // n elements of a row stored as type t → fp32.
+  void (*to_f32)(DType t, const uint8_t* src, float* dst, int64_t n);
+  // One head of the WKV-7 recurrence over T tokens (see wkv7_seq in ops.h):
+  // vectors of head size N at stride `ld` between tokens; S is N×N [value][key].
+  void (*wkv7_head)(int64_t T, int64_t N, int64_t ld, const float* r, const float* w, const float* k, const float* v,
+                    const float* a, const float* b, float* S, float* y);
 };
+
+// The plain versions, shared by the SIMD sets for what they do not specialize.
+void wkv7_head_scalar(int64_t T, int64_t N, int64_t ld, const float* r, const float* w, const float* k, const float* v,
+                      const float* a, const float* b, float* S, float* y);
 
 const KernelSet& kernels();                 // the chosen level
 const KernelSet* kernels_for(const char* level);  // "scalar", "avx2", "avx512"; null if unsupported here

@@ -130,7 +130,61 @@ RWKVX_AVX2 void gemm_f32(const float* X, int64_t ldx, const float* W, int64_t ld
     for (int64_t r = 0; r < R; ++r) Y[t * ldy + r] = dot_f32(X + t * ldx, W + r * ldw, n);
 }
 
-const KernelSet kAvx2 = {"avx2", dot_f32, dot_f16, dot_bf16, dot_q8_0, gemm_f32};
+RWKVX_AVX2 void to_f32(DType t, const uint8_t* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  switch (t) {
+    case DType::F16: {
+      const uint16_t* s = reinterpret_cast<const uint16_t*>(src);
+      for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load_f16(s + i));
+      for (; i < n; ++i) dst[i] = fp16_to_f32(s[i]);
+      return;
+    }
+    case DType::BF16: {
+      const uint16_t* s = reinterpret_cast<const uint16_t*>(src);
+      for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load_bf16(s + i));
+      for (; i < n; ++i) dst[i] = bf16_to_f32(s[i]);
+      return;
+    }
+    case DType::Q8_0: {
+      const BlockQ8* b = reinterpret_cast<const BlockQ8*>(src);
+      for (int64_t j = 0; j < n / kQ8Block; ++j) {
+        const __m256 d = _mm256_set1_ps(fp16_to_f32(b[j].d));
+        for (int q = 0; q < 4; ++q) _mm256_storeu_ps(dst + j * kQ8Block + 8 * q, _mm256_mul_ps(d, load_q8(b[j].qs + 8 * q)));
+      }
+      return;
+    }
+    case DType::F32:
+      break;
+  }
+  dequantize_row(t, src, dst, n);
+}
+
+// Head size 64: a state row is eight registers.
+RWKVX_AVX2 void wkv7_head(int64_t T, int64_t N, int64_t ld, const float* r, const float* w, const float* k,
+                          const float* v, const float* a, const float* b, float* S, float* y) {
+  if (N != 64) return wkv7_head_scalar(T, N, ld, r, w, k, v, a, b, S, y);
+  for (int64_t t = 0; t < T; ++t) {
+    const int64_t o = t * ld;
+    for (int64_t i = 0; i < 64; ++i) {
+      float* si = S + i * 64;
+      __m256 dsa = _mm256_setzero_ps();
+      for (int q = 0; q < 8; ++q) dsa = _mm256_fmadd_ps(_mm256_loadu_ps(si + 8 * q), _mm256_loadu_ps(a + o + 8 * q), dsa);
+      const __m256 sa = _mm256_set1_ps(hsum(dsa));
+      const __m256 vi = _mm256_set1_ps(v[o + i]);
+      __m256 acc = _mm256_setzero_ps();
+      for (int q = 0; q < 8; ++q) {
+        const __m256 s = _mm256_loadu_ps(si + 8 * q);
+        const __m256 nv = _mm256_fmadd_ps(vi, _mm256_loadu_ps(k + o + 8 * q),
+                                          _mm256_fmadd_ps(sa, _mm256_loadu_ps(b + o + 8 * q), _mm256_mul_ps(s, _mm256_loadu_ps(w + o + 8 * q))));
+        _mm256_storeu_ps(si + 8 * q, nv);
+        acc = _mm256_fmadd_ps(nv, _mm256_loadu_ps(r + o + 8 * q), acc);
+      }
+      y[o + i] = hsum(acc);
+    }
+  }
+}
+
+const KernelSet kAvx2 = {"avx2", dot_f32, dot_f16, dot_bf16, dot_q8_0, gemm_f32, to_f32, wkv7_head};
 
 }  // namespace
 

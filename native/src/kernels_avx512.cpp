@@ -124,7 +124,70 @@ RWKVX_AVX512 void gemm_f32(const float* X, int64_t ldx, const float* W, int64_t 
     for (int64_t r = 0; r < R; ++r) Y[t * ldy + r] = dot_f32(X + t * ldx, W + r * ldw, n);
 }
 
-const KernelSet kAvx512 = {"avx512", dot_f32, dot_f16, dot_bf16, dot_q8_0, gemm_f32};
+RWKVX_AVX512 void to_f32(DType t, const uint8_t* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  switch (t) {
+    case DType::F16: {
+      const uint16_t* s = reinterpret_cast<const uint16_t*>(src);
+      for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, load_f16(s + i));
+      for (; i < n; ++i) dst[i] = fp16_to_f32(s[i]);
+      return;
+    }
+    case DType::BF16: {
+      const uint16_t* s = reinterpret_cast<const uint16_t*>(src);
+      for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, load_bf16(s + i));
+      for (; i < n; ++i) dst[i] = bf16_to_f32(s[i]);
+      return;
+    }
+    case DType::Q8_0: {
+      const BlockQ8* b = reinterpret_cast<const BlockQ8*>(src);
+      for (int64_t j = 0; j < n / kQ8Block; ++j) {
+        const __m512 d = _mm512_set1_ps(fp16_to_f32(b[j].d));
+        _mm512_storeu_ps(dst + j * kQ8Block, _mm512_mul_ps(d, load_q8x16(b[j].qs)));
+        _mm512_storeu_ps(dst + j * kQ8Block + 16, _mm512_mul_ps(d, load_q8x16(b[j].qs + 16)));
+      }
+      return;
+    }
+    case DType::F32:
+      break;
+  }
+  dequantize_row(t, src, dst, n);
+}
+
+// Head size 64: a state row is four registers.
+RWKVX_AVX512 void wkv7_head(int64_t T, int64_t N, int64_t ld, const float* r, const float* w, const float* k,
+                            const float* v, const float* a, const float* b, float* S, float* y) {
+  if (N != 64) return wkv7_head_scalar(T, N, ld, r, w, k, v, a, b, S, y);
+  for (int64_t t = 0; t < T; ++t) {
+    const int64_t o = t * ld;
+    __m512 vr[4], vw[4], vk[4], va[4], vb[4];
+    for (int q = 0; q < 4; ++q) {
+      vr[q] = _mm512_loadu_ps(r + o + 16 * q);
+      vw[q] = _mm512_loadu_ps(w + o + 16 * q);
+      vk[q] = _mm512_loadu_ps(k + o + 16 * q);
+      va[q] = _mm512_loadu_ps(a + o + 16 * q);
+      vb[q] = _mm512_loadu_ps(b + o + 16 * q);
+    }
+    for (int64_t i = 0; i < 64; ++i) {
+      float* si = S + i * 64;
+      __m512 s[4];
+      for (int q = 0; q < 4; ++q) s[q] = _mm512_loadu_ps(si + 16 * q);
+      __m512 dsa = _mm512_mul_ps(s[0], va[0]);
+      for (int q = 1; q < 4; ++q) dsa = _mm512_fmadd_ps(s[q], va[q], dsa);
+      const __m512 sa = _mm512_set1_ps(_mm512_reduce_add_ps(dsa));
+      const __m512 vi = _mm512_set1_ps(v[o + i]);
+      __m512 acc = _mm512_setzero_ps();
+      for (int q = 0; q < 4; ++q) {
+        const __m512 nv = _mm512_fmadd_ps(vi, vk[q], _mm512_fmadd_ps(sa, vb[q], _mm512_mul_ps(s[q], vw[q])));
+        _mm512_storeu_ps(si + 16 * q, nv);
+        acc = _mm512_fmadd_ps(nv, vr[q], acc);
+      }
+      y[o + i] = _mm512_reduce_add_ps(acc);
+    }
+  }
+}
+
+const KernelSet kAvx512 = {"avx512", dot_f32, dot_f16, dot_bf16, dot_q8_0, gemm_f32, to_f32, wkv7_head};
 
 }  // namespace
 

@@ -41,8 +41,30 @@ void gemm_f32(const float* X, int64_t ldx, const float* W, int64_t ldw, float* Y
     for (int64_t r = 0; r < R; ++r) Y[t * ldy + r] = dot_f32(X + t * ldx, W + r * ldw, n);
 }
 
+void to_f32(DType t, const uint8_t* src, float* dst, int64_t n) { dequantize_row(t, src, dst, n); }
+
 }  // namespace
 
-const KernelSet kScalarKernels = {"scalar", dot_f32, dot_f16, dot_bf16, dot_q8_0, gemm_f32};
+void wkv7_head_scalar(int64_t T, int64_t N, int64_t ld, const float* r, const float* w, const float* k, const float* v,
+                      const float* a, const float* b, float* S, float* y) {
+  for (int64_t t = 0; t < T; ++t) {
+    const int64_t o = t * ld;
+    for (int64_t i = 0; i < N; ++i) {  // value row i
+      float* si = S + i * N;
+      float sa = 0.f;
+      for (int64_t j = 0; j < N; ++j) sa += si[j] * a[o + j];
+      const float vi = v[o + i];
+      float acc = 0.f;
+      for (int64_t j = 0; j < N; ++j) {
+        const float nv = si[j] * w[o + j] + sa * b[o + j] + vi * k[o + j];
+        si[j] = nv;
+        acc += nv * r[o + j];
+      }
+      y[o + i] = acc;
+    }
+  }
+}
+
+const KernelSet kScalarKernels = {"scalar", dot_f32, dot_f16, dot_bf16, dot_q8_0, gemm_f32, to_f32, wkv7_head_scalar};
 
 }  // namespace rwkvx

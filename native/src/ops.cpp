@@ -77,7 +77,7 @@ void linear(const OpContext& ctx, const TensorView& W, const float* X, int64_t T
     std::vector<float> yb(accumulate ? static_cast<size_t>(T * kRowBlock) : 0);
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t r0 = b * kRowBlock, rn = std::min(kRowBlock, out - r0);
-      for (int64_t r = 0; r < rn; ++r) dequantize_row(W.type, W.row(r0 + r), wf.data() + r * in, in);
+      for (int64_t r = 0; r < rn; ++r) k.to_f32(W.type, W.row(r0 + r), wf.data() + r * in, in);
       if (!accumulate) {
         k.gemm_f32(X, in, wf.data(), in, Y + r0, out, T, rn, in);
       } else {
@@ -94,25 +94,8 @@ void wkv7_seq(const OpContext& ctx, int64_t T, int64_t H, int64_t N, const float
   const int64_t C = H * N;
   ctx.pool->parallel_for(H, [&](int64_t h0, int64_t h1, int) {
     for (int64_t h = h0; h < h1; ++h) {
-      float* s = S + h * N * N;
-      for (int64_t t = 0; t < T; ++t) {
-        const int64_t o = t * C + h * N;
-        const float *rt = r + o, *wt = w + o, *kt = k + o, *vt = v + o, *at = a + o, *bt = b + o;
-        float* yt = y + o;
-        for (int64_t i = 0; i < N; ++i) {  // value row i
-          float* si = s + i * N;
-          float sa = 0.f;
-          for (int64_t j = 0; j < N; ++j) sa += si[j] * at[j];
-          const float vi = vt[i];
-          float acc = 0.f;
-          for (int64_t j = 0; j < N; ++j) {
-            const float nv = si[j] * wt[j] + sa * bt[j] + vi * kt[j];
-            si[j] = nv;
-            acc += nv * rt[j];
-          }
-          yt[i] = acc;
-        }
-      }
+      const int64_t o = h * N;
+      ctx.k->wkv7_head(T, N, C, r + o, w + o, k + o, v + o, a + o, b + o, S + h * N * N, y + o);
     }
   });
 }

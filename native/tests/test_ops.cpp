@@ -182,9 +182,21 @@ TEST(layer_norm_and_group_norm) {
   CHECK(testing::rel_err(out.data(), ref.data(), out.size()) < 1e-5);
 }
 
+TEST(to_f32_every_level_and_type) {
+  for (const KernelSet* k : levels())
+    for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0})
+      for (int64_t n : {32, 96, 800}) {
+        Mat m = make_mat(t, 1, n);
+        std::vector<float> out(static_cast<size_t>(n), NAN);
+        k->to_f32(t, m.view.row(0), out.data(), n);
+        CHECK_MSG(testing::rel_err(out.data(), m.values.data(), out.size()) == 0, "%s %s n=%lld", k->name, dtype_name(t), (long long)n);
+      }
+}
+
 TEST(wkv7_matches_definition) {
+  for (const KernelSet* level : levels()) {
   ThreadPool pool(2);
-  OpContext ctx{&kernels(), &pool};
+  OpContext ctx{level, &pool};
   const int64_t T = 9, H = 3, N = 64, C = H * N;
   std::uniform_real_distribution<float> dec(0.55f, 1.f);
   std::vector<float> r = randn(T * C), k = randn(T * C, 0.3f), v = randn(T * C), a = randn(T * C, 0.2f), b = randn(T * C, 0.2f);
@@ -221,6 +233,7 @@ TEST(wkv7_matches_definition) {
            a.data() + T1 * C, b.data() + T1 * C, S2.data(), y2.data() + T1 * C);
   CHECK(testing::rel_err(y2.data(), y.data(), y.size()) == 0);
   CHECK(testing::rel_err(S2.data(), S.data(), S.size()) == 0);
+  }
 }
 
 namespace {

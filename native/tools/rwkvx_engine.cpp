@@ -270,8 +270,9 @@ int cmd_bench(const Args& a) {
       // Bytes read per decoded token: every matrix once, but one embedding row.
       const double emb_bytes = static_cast<double>(info.n_vocab) * info.n_embd * (s.matrix_type == rwkvx::DType::Q8_0 ? 34.0 / 32 : s.matrix_type == rwkvx::DType::F32 ? 4 : 2);
       const double bytes_per_token = static_cast<double>(info.weight_bytes) - emb_bytes + static_cast<double>(info.state_bytes) * 2;
-      // FLOPs per prefill token: 2 per matrix weight used (embedding excluded).
-      const double flops_per_token = 2.0 * (static_cast<double>(info.n_params) - static_cast<double>(info.n_vocab) * info.n_embd);
+      // FLOPs per prefill token: 2 per matrix weight used; the embedding is a
+      // lookup and the head runs once per prefill, so both are left out.
+      const double flops_per_token = 2.0 * (static_cast<double>(info.n_params) - 2.0 * info.n_vocab * info.n_embd);
       std::printf("%-8s %-5s %10.1f %12.1f %12.3f %10.2f %12.1f %12.3f\n", shape.c_str(), type.c_str(),
                   info.weight_bytes / 1e6, prefill_tps, prefill_tps * flops_per_token / peak, decode_tps,
                   bytes_per_token / 1e6, decode_tps / (bw / bytes_per_token));

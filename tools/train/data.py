@@ -1,0 +1,218 @@
+"""Corpus reading, validation split, repository layout, token caches and batches.
+
+Layout (the extension's context log): each repository is its files in corpus order, each written as
+    "File: <path>\n" + text + "\n\n"
+tokenized file by file (greedy match never crosses a file boundary, as the context log's segments),
+then token 0 (end of document) after the repository's last file.
+
+Validation split: whole repositories, chosen by a fixed rule (sha256("rwkvx-val-v1:" + repo) < 4% of
+the hash range): babel/babel, colinhacks/zod, mikro-orm/mikro-orm, BurntSushi/ripgrep on the current
+corpus (val_repos.txt). Never trained on.
+
+Token caches (one set per shard, uint16 because the vocabulary has < 65,536 ids):
+    <cache>/<shard>.train.npy, <shard>.val.npy    the token streams of each split
+    <cache>/<shard>.index.json                     per repository: split, [start, end) in its stream, files
+
+    python3 tools/train/data.py tokenize --corpus DIR --cache DIR [--procs 16]
+"""
+import argparse
+import glob
+import hashlib
+import json
+import lzma
+import os
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+VAL_SALT = "rwkvx-val-v1"
+VAL_FRACTION = 0.04
+
+
+def default_corpus():
+    for d in (os.path.join(REPO_ROOT, "..", "shared", "corpus"), os.path.join(REPO_ROOT, ".device-carry")):
+        if glob.glob(os.path.join(d, "shard-*.jsonl.xz")):
+            return os.path.abspath(d)
+    return os.path.join(REPO_ROOT, "..", "shared", "corpus")
+
+
+def shard_paths(corpus=None):
+    return sorted(glob.glob(os.path.join(corpus or default_corpus(), "shard-*.jsonl.xz")))
+
+
+def iter_records(path):
+    with lzma.open(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            yield json.loads(line)
+
+
+def is_val_repo(repo):
+    h = int(hashlib.sha256(f"{VAL_SALT}:{repo}".encode()).hexdigest()[:8], 16)
+    return h / 2 ** 32 < VAL_FRACTION
+
+
+def file_piece(rec):
+    return f"File: {rec['path']}\n{rec['text']}\n\n"
+
+
+_TOK = None
+
+
+def _init_worker(vocab_path):
+    global _TOK
+    from vocab import Tokenizer
+    _TOK = Tokenizer(vocab_path)
+
+
+def _encode(piece):
+    return np.asarray(_TOK.encode(piece), dtype=np.uint16)
+
+
+def tokenize_shard(shard, vocab_path, cache, procs, max_files=0, sample_every=1):
+    """Tokenize one shard into its cache files; returns a summary dict."""
+    import itertools
+    from multiprocessing import Pool
+    t0 = time.time()
+    name = os.path.basename(shard).split(".")[0]
+    recs = list(itertools.islice(iter_records(shard), 0, max_files or None, sample_every))
+    t_read = time.time() - t0
+    pieces = [file_piece(r) for r in recs]
+    with Pool(procs, initializer=_init_worker, initargs=(vocab_path,)) as pool:
+        toks = pool.map(_encode, pieces, chunksize=64)
+    streams = {"train": [], "val": []}
+    pos = {"train": 0, "val": 0}
+    index, cur = [], None
+    eod = np.zeros(1, dtype=np.uint16)
+    for r, t in zip(recs, toks):
+        if cur is None or cur["repo"] != r["repo"]:
+            if cur is not None:
+                streams[cur["split"]].append(eod)
+                pos[cur["split"]] += 1
+                cur["end"] = pos[cur["split"]]
+            split = "val" if is_val_repo(r["repo"]) else "train"
+            cur = {"repo": r["repo"], "split": split, "start": pos[split], "file_starts": [], "paths": []}
+            index.append(cur)
+        cur["file_starts"].append(pos[cur["split"]])
+        cur["paths"].append(r["path"])
+        streams[cur["split"]].append(t)
+        pos[cur["split"]] += len(t)
+    if cur is not None:
+        streams[cur["split"]].append(eod)
+        pos[cur["split"]] += 1
+        cur["end"] = pos[cur["split"]]
+    os.makedirs(cache, exist_ok=True)
+    for split, parts in streams.items():
+        arr = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint16)
+        np.save(os.path.join(cache, f"{name}.{split}.npy"), arr)
+    nbytes = sum(len(p.encode("utf-8")) for p in pieces)
+    ntok = sum(len(t) for t in toks)
+    summary = {"shard": name, "vocab": os.path.basename(vocab_path), "files": len(recs), "bytes": nbytes,
+               "tokens": ntok, "bytes_per_token": round(nbytes / max(ntok, 1), 4),
+               "train_tokens": pos["train"], "val_tokens": pos["val"],
+               "val_repos": [x["repo"] for x in index if x["split"] == "val"],
+               "read_s": round(t_read, 1), "total_s": round(time.time() - t0, 1), "procs": procs}
+    with open(os.path.join(cache, f"{name}.index.json"), "w") as f:
+        json.dump({"summary": summary, "repos": index}, f)
+    return summary
+
+
+def load_split(cache, split):
+    """Concatenate the shards' streams of one split in shard order; also return repository spans."""
+    arrs, spans, off = [], [], 0
+    for idx_path in sorted(glob.glob(os.path.join(cache, "shard-*.index.json"))):
+        name = os.path.basename(idx_path).split(".")[0]
+        arr = np.load(os.path.join(cache, f"{name}.{split}.npy"), mmap_mode="r")
+        with open(idx_path) as f:
+            meta = json.load(f)
+        for rep in meta["repos"]:
+            if rep["split"] == split:
+                spans.append((rep["repo"], off + rep["start"], off + rep["end"]))
+        arrs.append(np.asarray(arr))
+        off += len(arr)
+    stream = np.concatenate(arrs) if arrs else np.zeros(0, dtype=np.uint16)
+    return stream, spans
+
+
+class Stage1Batches:
+    """Fixed windows of seq_len+1 tokens over the concatenated training stream (consecutive windows share
+    one token), visited in a seeded permutation per epoch. Batch `step` of rank `rank` is a pure function
+    of (seed, step, rank, world), so a resumed run sees exactly the data it would have seen."""
+
+    def __init__(self, stream, seq_len, batch_per_rank, seed, rank=0, world=1):
+        self.stream, self.T, self.bs = stream, seq_len, batch_per_rank
+        self.seed, self.rank, self.world = seed, rank, world
+        self.n_windows = (len(stream) - 1) // seq_len
+        self.per_step = batch_per_rank * world
+        self.steps_per_epoch = self.n_windows // self.per_step
+        if self.steps_per_epoch < 1:
+            raise ValueError("not enough tokens for one step")
+        self._perm_epoch, self._perm = -1, None
+
+    def batch(self, step):
+        epoch, s = divmod(step, self.steps_per_epoch)
+        if epoch != self._perm_epoch:
+            self._perm = np.random.default_rng([self.seed, epoch]).permutation(self.n_windows)
+            self._perm_epoch = epoch
+        first = s * self.per_step + self.rank * self.bs
+        wins = self._perm[first:first + self.bs]
+        idx = wins[:, None] * self.T + np.arange(self.T + 1)[None, :]
+        return self.stream[idx].astype(np.int64), epoch
+
+
+def val_windows(stream, seq_len, n):
+    """n windows of seq_len+1 tokens spread evenly over the validation stream (deterministic)."""
+    n_win = (len(stream) - 1) // seq_len
+    pick = np.linspace(0, n_win - 1, num=min(n, n_win)).astype(np.int64)
+    idx = pick[:, None] * seq_len + np.arange(seq_len + 1)[None, :]
+    return stream[idx].astype(np.int64)
+
+
+def repo_sequences(stream, spans, seq_len, min_len):
+    """Stage 2: whole repositories cut into consecutive pieces of at most seq_len+1 tokens (pieces shorter
+    than min_len dropped). Returns a list of (repo, start, end)."""
+    out = []
+    for repo, a, b in spans:
+        for s in range(a, b - 1, seq_len):
+            e = min(s + seq_len + 1, b)
+            if e - s >= min_len:
+                out.append((repo, s, e))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("tokenize")
+    t.add_argument("--corpus", default=None)
+    t.add_argument("--shards", nargs="*", default=None, help="shard names (default: all found)")
+    t.add_argument("--vocab", default=os.path.join(HERE, "vocab_code16k.txt"))
+    t.add_argument("--cache", default=os.path.join(REPO_ROOT, ".tmp", "tokens"))
+    t.add_argument("--procs", type=int, default=os.cpu_count())
+    t.add_argument("--max-files", type=int, default=0, help="smoke tests: only the first N records")
+    t.add_argument("--sample-every", type=int, default=1, help="smoke tests: every Nth record")
+    sub.add_parser("val-repos")
+    args = ap.parse_args()
+    if args.cmd == "val-repos":
+        for p in shard_paths():
+            seen = []
+            for r in iter_records(p):
+                if is_val_repo(r["repo"]) and r["repo"] not in seen:
+                    seen.append(r["repo"])
+                    print(r["repo"])
+        return
+    for p in shard_paths(args.corpus):
+        name = os.path.basename(p).split(".")[0]
+        if args.shards and name not in args.shards:
+            continue
+        if os.path.exists(os.path.join(args.cache, f"{name}.index.json")):
+            print(f"{name}: cached")
+            continue
+        print(json.dumps(tokenize_shard(p, args.vocab, args.cache, args.procs, args.max_files, args.sample_every)), flush=True)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, HERE)
+    main()

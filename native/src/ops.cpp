@@ -73,8 +73,11 @@ void linear(const OpContext& ctx, const TensorView& W, const float* X, int64_t T
   }
   const int64_t n_blocks = (out + kRowBlock - 1) / kRowBlock;
   ctx.pool->parallel_for(n_blocks, [&](int64_t b0, int64_t b1, int) {
-    std::vector<float> wf(static_cast<size_t>(kRowBlock * in));
-    std::vector<float> yb(accumulate ? static_cast<size_t>(T * kRowBlock) : 0);
+    // Per-thread scratch kept between calls: fresh large vectors would cost
+    // page faults and zeroing on every call.
+    thread_local std::vector<float> wf, yb;
+    if (wf.size() < static_cast<size_t>(kRowBlock * in)) wf.resize(static_cast<size_t>(kRowBlock * in));
+    if (accumulate && yb.size() < static_cast<size_t>(T * kRowBlock)) yb.resize(static_cast<size_t>(T * kRowBlock));
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t r0 = b * kRowBlock, rn = std::min(kRowBlock, out - r0);
       for (int64_t r = 0; r < rn; ++r) k.to_f32(W.type, W.row(r0 + r), wf.data() + r * in, in);

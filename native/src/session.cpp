@@ -21,7 +21,7 @@ uint64_t hash_step(uint64_t h, int32_t token) {
 
 namespace {
 constexpr uint64_t kHashSeed = 0xcbf29ce484222325ull;
-constexpr int kDefaultPrefillChunk = 64;
+constexpr int kDefaultPrefillChunk = 128;
 constexpr int64_t kDefaultAttnCtx = int64_t(1) << 20;
 }  // namespace
 

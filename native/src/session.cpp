@@ -26,6 +26,9 @@ constexpr int64_t kDefaultAttnCtx = int64_t(1) << 20;
 }  // namespace
 
 Session::Session(const Model& model, Runtime& rt, const rwkvx_session_params& params)
+    : Session(model, rt, params, nullptr) {}
+
+Session::Session(const Model& model, Runtime& rt, const rwkvx_session_params& params, std::unique_ptr<Executor> exec)
     : model_(model), rt_(rt), params_(params), layout_(state_layout(model.hp)) {
   const HParams& hp = model.hp;
   if (params.n_ctx < 0) fail(RWKVX_ERR_INVALID_ARGUMENT, "n_ctx must be >= 0, got %lld", (long long)params.n_ctx);
@@ -34,15 +37,17 @@ Session::Session(const Model& model, Runtime& rt, const rwkvx_session_params& pa
     fail(RWKVX_ERR_INVALID_ARGUMENT, "unknown kv_type %d", static_cast<int>(params.kv_type));
   n_ctx_ = params.n_ctx > 0 ? params.n_ctx : (hp.n_attn > 0 ? kDefaultAttnCtx : std::numeric_limits<int64_t>::max());
   prefill_chunk_ = params.prefill_chunk > 0 ? params.prefill_chunk : kDefaultPrefillChunk;
-  const KvType kt = params.kv_type == RWKVX_KV_F16 ? KvType::F16 : KvType::F32;
-  for (int j = 0; j < hp.n_attn; ++j) kv_.emplace_back(hp.n_embd, hp.attn_chunk, kt);
   last_logits_.assign(static_cast<size_t>(hp.n_vocab), 0.f);
-  reset();
+  if (exec) {
+    exec_ = std::move(exec);  // a fork: state and KV come with it
+  } else {
+    exec_ = make_cpu_executor(model, rt, params.kv_type);
+    reset();
+  }
 }
 
 void Session::reset() {
-  state_.assign(static_cast<size_t>(layout_.size()), 0.f);
-  for (auto& k : kv_) k.clear();
+  exec_->reset();
   tokens_.clear();
   prefix_hash_.assign(1, kHashSeed);
   has_logits_ = false;
@@ -74,10 +79,15 @@ void Session::feed(const int32_t* tokens, int64_t n, float* logits, bool all_log
     if (should_abort()) fail(RWKVX_ERR_ABORTED, "aborted after %lld of %lld tokens", (long long)done, (long long)n);
     const int64_t T = std::min<int64_t>(prefill_chunk_, n - done);
     const bool last = done + T == n;
-    float* out = nullptr;
+    // Logits go straight to the caller's buffer where it wants them, else to
+    // last_logits_; either way last_logits_ ends up holding the last row.
+    float* out = last_logits_.data();
     if (all_logits) out = logits + done * V;
     else if (last && logits != nullptr) out = logits;
-    forward_chunk(tokens + done, T, out, all_logits);
+    exec_->forward(tokens + done, T, n_past(), out, all_logits);
+    if (out != last_logits_.data())
+      std::memcpy(last_logits_.data(), out + (all_logits ? (T - 1) * V : 0), static_cast<size_t>(V) * 4);
+    has_logits_ = true;
     push_tokens(tokens + done, T);
     done += T;
     if (progress != nullptr && progress(static_cast<uint64_t>(done), static_cast<uint64_t>(n), progress_user_data) != 0 &&
@@ -89,17 +99,14 @@ void Session::feed(const int32_t* tokens, int64_t n, float* logits, bool all_log
 void Session::truncate(int64_t n) {
   if (n < 0 || n > n_past())
     fail(RWKVX_ERR_INVALID_ARGUMENT, "truncate to %lld outside [0, %lld]", (long long)n, (long long)n_past());
-  for (auto& k : kv_) k.truncate(n);
+  exec_->truncate_kv(n);
   tokens_.resize(static_cast<size_t>(n));
   prefix_hash_.resize(static_cast<size_t>(n + 1));
   has_logits_ = false;
 }
 
 std::unique_ptr<Session> Session::fork() const {
-  auto s = std::make_unique<Session>(model_, rt_, params_);
-  s->state_ = state_;
-  s->kv_.clear();
-  for (const auto& k : kv_) s->kv_.push_back(k.fork());
+  std::unique_ptr<Session> s(new Session(model_, rt_, params_, exec_->fork()));
   s->tokens_ = tokens_;
   s->prefix_hash_ = prefix_hash_;
   s->last_logits_ = last_logits_;
@@ -108,13 +115,14 @@ std::unique_ptr<Session> Session::fork() const {
 }
 
 void Session::restore(const std::vector<float>& state, int64_t n, uint64_t hash) {
-  if (state.size() != state_.size()) fail(RWKVX_ERR_STATE_MISMATCH, "snapshot state size does not match this model");
+  if (static_cast<int64_t>(state.size()) != layout_.size())
+    fail(RWKVX_ERR_STATE_MISMATCH, "snapshot state size does not match this model");
   if (n > n_past() || prefix_hash_[static_cast<size_t>(n)] != hash)
     fail(RWKVX_ERR_STATE_MISMATCH,
          "snapshot at %lld tokens does not match this session's token prefix (the session has %lld tokens%s)",
          (long long)n, (long long)n_past(), n > n_past() ? "" : " and a different prefix");
   truncate(n);
-  state_ = state;
+  exec_->write_state(state);
 }
 
 // Whole-session blob: header, state, tokens, KV rows per attention block,
@@ -126,14 +134,11 @@ std::vector<uint8_t> Session::save() const {
   w.u64(model_.fingerprint);
   w.i64(n_past());
   w.u32(static_cast<uint32_t>(params_.kv_type));
-  w.floats(state_);
+  w.floats(exec_->read_state());
   w.bytes(tokens_.data(), tokens_.size() * 4);
-  for (const auto& k : kv_) {
-    std::vector<uint8_t> rows;
-    k.write_rows(rows);
-    w.u64(rows.size());
-    w.bytes(rows.data(), rows.size());
-  }
+  const std::vector<uint8_t> kv = exec_->read_kv();
+  w.u64(kv.size());
+  w.bytes(kv.data(), kv.size());
   w.u8(has_logits_ ? 1 : 0);
   if (has_logits_) w.floats(last_logits_);
   w.finish_checksum();
@@ -152,18 +157,16 @@ void Session::load(const uint8_t* data, size_t size) {
   if (r.u32() != static_cast<uint32_t>(params_.kv_type))
     fail(RWKVX_ERR_STATE_MISMATCH, "session blob uses another KV cache type than this session");
   std::vector<float> state = r.floats();
-  if (state.size() != state_.size()) fail(RWKVX_ERR_STATE_MISMATCH, "session blob state size does not match");
+  if (static_cast<int64_t>(state.size()) != layout_.size())
+    fail(RWKVX_ERR_STATE_MISMATCH, "session blob state size does not match");
   std::vector<int32_t> tokens(static_cast<size_t>(n));
   r.read(tokens.data(), tokens.size() * 4);
   const int64_t V = model_.hp.n_vocab;
   for (int32_t t : tokens)
     if (t < 0 || t >= V) fail(RWKVX_ERR_FORMAT, "session blob holds token %d outside the vocabulary", t);
-  std::vector<KvStore> kv = kv_;
-  for (auto& k : kv) {
-    const uint64_t len = r.u64();
-    if (len != static_cast<uint64_t>(n) * k.bytes_per_token()) fail(RWKVX_ERR_FORMAT, "session blob KV size mismatch");
-    k.read_rows(r.take(len), n);
-  }
+  const uint64_t kv_len = r.u64();
+  if (kv_len != static_cast<uint64_t>(n) * exec_->kv_bytes_per_token()) fail(RWKVX_ERR_FORMAT, "session blob KV size mismatch");
+  const uint8_t* kv = r.take(kv_len);
   const bool has_logits = r.u8() != 0;
   std::vector<float> logits;
   if (has_logits) {
@@ -172,8 +175,8 @@ void Session::load(const uint8_t* data, size_t size) {
   }
   r.expect_end();
   // Commit only after everything parsed: a bad blob leaves the session as it was.
-  state_ = std::move(state);
-  kv_ = std::move(kv);
+  exec_->write_kv(kv, kv_len, n);
+  exec_->write_state(state);
   tokens_.clear();
   prefix_hash_.assign(1, kHashSeed);
   push_tokens(tokens.data(), n);

@@ -7,42 +7,13 @@
 #include <memory>
 #include <vector>
 
+#include "executor.h"
 #include "kv_store.h"
 #include "model.h"
 #include "ops.h"
 #include "rwkvx.h"
 
 namespace rwkvx {
-
-// Per-model run-time resources shared by its sessions.
-struct Runtime {
-  explicit Runtime(int n_threads) : pool(n_threads) {}
-  ThreadPool pool;
-  const KernelSet* kernels = nullptr;
-  OpContext ctx() { return OpContext{kernels, &pool}; }
-};
-
-// Recurrent state layout (one fp32 vector): per RWKV block
-// [att_x C][ffn_x C][wkv H*N*N], then per attention block [ffn_x C].
-struct StateLayout {
-  int64_t C, H, N, n_layer, n_attn;
-  int64_t layer_size() const { return 2 * C + H * N * N; }
-  int64_t size() const { return n_layer * layer_size() + n_attn * C; }
-  int64_t att_x(int64_t l) const { return l * layer_size(); }
-  int64_t ffn_x(int64_t l) const { return l * layer_size() + C; }
-  int64_t wkv(int64_t l) const { return l * layer_size() + 2 * C; }
-  int64_t attn_ffn_x(int64_t j) const { return n_layer * layer_size() + j * C; }
-};
-
-StateLayout state_layout(const HParams& hp);
-
-// Scratch buffers for one forward call, reused between calls.
-struct Workspace {
-  std::vector<float> h, x, xx, xr, xw, xk, xv, xa, xg, r, w, k, v, a, g, b, kk, y, vfirst, lora, lora2, ffn, logits_x;
-  void reserve(int64_t T, const HParams& hp);
-};
-
-struct rwkvx_session_impl;
 
 class Session {
  public:
@@ -65,8 +36,7 @@ class Session {
   void truncate(int64_t n);  // KV + bookkeeping; state must be restored by the caller
   std::unique_ptr<Session> fork() const;
 
-  std::vector<float>& state() { return state_; }
-  const std::vector<float>& state() const { return state_; }
+  std::vector<float> state() const { return exec_->read_state(); }
   // Restores state to a point n with the given prefix hash; fails if the KV
   // prefix no longer matches.
   void restore(const std::vector<float>& state, int64_t n, uint64_t hash);
@@ -78,10 +48,10 @@ class Session {
   void begin_call() { abort_flag_.store(false); }
   bool should_abort() const;
 
-  const std::vector<KvStore>& kv() const { return kv_; }
+  Executor& executor() { return *exec_; }
 
  private:
-  void forward_chunk(const int32_t* tokens, int64_t T, float* logits, bool all_logits);
+  Session(const Model& model, Runtime& rt, const rwkvx_session_params& params, std::unique_ptr<Executor> exec);
   void push_tokens(const int32_t* tokens, int64_t T);
 
   const Model& model_;
@@ -90,13 +60,11 @@ class Session {
   StateLayout layout_;
   int64_t n_ctx_;
   int prefill_chunk_;
-  std::vector<float> state_;
-  std::vector<KvStore> kv_;
+  std::unique_ptr<Executor> exec_;
   std::vector<int32_t> tokens_;
   std::vector<uint64_t> prefix_hash_;  // size n_past + 1
   std::vector<float> last_logits_;
   bool has_logits_ = false;
-  Workspace ws_;
   std::atomic<bool> abort_flag_{false};
 };
 

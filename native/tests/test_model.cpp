@@ -44,7 +44,8 @@ TEST(rwkv7_state_matches_numpy_reference) {
   const auto wkv = testing::read_npy(testing::fixture("models/rwkv7-tiny-state-wkv.npy"));
   const int64_t wn = L.H * L.N * L.N;
   for (int64_t l = 0; l < L.n_layer; ++l) {
-    const float* st = s->state().data();
+    const std::vector<float> state = s->state();
+    const float* st = state.data();
     CHECK(testing::rel_err(st + L.att_x(l), att.data.data() + l * L.C, L.C) < 1e-5);
     CHECK(testing::rel_err(st + L.ffn_x(l), ffn.data.data() + l * L.C, L.C) < 1e-5);
     CHECK_MSG(testing::rel_err(st + L.wkv(l), wkv.data.data() + l * wn, wn) < 2e-5, "wkv layer %lld", (long long)l);
@@ -97,7 +98,8 @@ TEST(chunked_prefill_equals_token_by_token) {
     const auto a = fixtures::all_logits(*serial, toks, m.vocab());
     const auto b = fixtures::all_logits(*chunked, toks, m.vocab());
     CHECK(testing::rel_err(b.data(), a.data(), a.size()) < 1e-5);
-    CHECK(testing::rel_err(chunked->state().data(), serial->state().data(), serial->state().size()) < 1e-5);
+    const std::vector<float> sc = chunked->state(), ss = serial->state();
+    CHECK(testing::rel_err(sc.data(), ss.data(), ss.size()) < 1e-5);
   }
 }
 

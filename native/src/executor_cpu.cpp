@@ -1,20 +1,33 @@
-// The forward pass of RWKV-7 and RWKV-X for a chunk of T tokens (T = 1 is a
-// decode step): projections as matrix products over the chunk, the WKV
-// recurrence exact and sequential in time, attention over the paged KV cache.
+// The CPU executor: the forward pass of RWKV-7 and RWKV-X for a chunk of T
+// tokens (T = 1 is a decode step) with projections as matrix products over the
+// chunk, the WKV recurrence exact and sequential in time, and attention over
+// the paged KV cache. This is the reference every other backend matches.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "error.h"
+#include "executor.h"
+#include "kv_store.h"
 #include "quant.h"
-#include "session.h"
 
 namespace rwkvx {
+
+namespace {
+
+// Scratch buffers for one forward call, reused between calls.
+struct Workspace {
+  std::vector<float> h, x, xx, xr, xw, xk, xv, xa, xg, r, w, k, v, a, g, b, kk, y, vfirst, lora, lora2, ffn, logits_x;
+  void reserve(int64_t T, const HParams& hp);
+};
+
+}  // namespace
 
 StateLayout state_layout(const HParams& hp) {
   return StateLayout{hp.n_embd, hp.n_head, hp.head_size, hp.n_layer, hp.n_attn};
 }
 
+namespace {
 void Workspace::reserve(int64_t T, const HParams& hp) {
   const size_t tc = static_cast<size_t>(T * hp.n_embd);
   for (auto* v : {&h, &x, &xx, &xr, &xw, &xk, &xv, &xa, &xg, &r, &w, &k, &v, &a, &g, &b, &kk, &y, &vfirst, &logits_x})
@@ -24,6 +37,7 @@ void Workspace::reserve(int64_t T, const HParams& hp) {
   if (lora2.size() < tc) lora2.resize(tc);
   if (ffn.size() < static_cast<size_t>(T * hp.n_ffn)) ffn.resize(static_cast<size_t>(T * hp.n_ffn));
 }
+}  // namespace
 
 namespace {
 
@@ -163,7 +177,67 @@ void attention_block(const OpContext& ctx, const HParams& hp, const AttnLayer& A
 
 }  // namespace
 
-void Session::forward_chunk(const int32_t* tokens, int64_t T, float* logits, bool all_logits) {
+namespace {
+
+class CpuExecutor final : public Executor {
+ public:
+  CpuExecutor(const Model& model, Runtime& rt, KvType kv_type)
+      : model_(model), rt_(rt), layout_(state_layout(model.hp)) {
+    for (int j = 0; j < model.hp.n_attn; ++j) kv_.emplace_back(model.hp.n_embd, model.hp.attn_chunk, kv_type);
+    reset();
+  }
+
+  void forward(const int32_t* tokens, int64_t T, int64_t pos0, float* logits, bool all_logits) override;
+
+  void reset() override {
+    state_.assign(static_cast<size_t>(layout_.size()), 0.f);
+    for (auto& k : kv_) k.clear();
+  }
+  void truncate_kv(int64_t n) override {
+    for (auto& k : kv_) k.truncate(n);
+  }
+  std::unique_ptr<Executor> fork() const override {
+    // Copies the state; KvStore copies share their pages copy-on-write.
+    return std::unique_ptr<Executor>(new CpuExecutor(*this));
+  }
+  std::vector<float> read_state() const override { return state_; }
+  void write_state(const std::vector<float>& s) override {
+    if (s.size() != state_.size()) fail(RWKVX_ERR_STATE_MISMATCH, "state size does not match this model");
+    state_ = s;
+  }
+  std::vector<uint8_t> read_kv() const override {
+    std::vector<uint8_t> out;
+    for (const auto& k : kv_) k.write_rows(out);
+    return out;
+  }
+  void write_kv(const uint8_t* data, size_t size, int64_t n) override {
+    if (size != kv_bytes_per_token() * static_cast<size_t>(n)) fail(RWKVX_ERR_FORMAT, "KV blob size mismatch");
+    std::vector<KvStore> kv = kv_;
+    size_t off = 0;
+    for (auto& k : kv) {
+      k.read_rows(data + off, n);
+      off += k.bytes_per_token() * static_cast<size_t>(n);
+    }
+    kv_ = std::move(kv);
+  }
+  size_t kv_bytes_per_token() const override {
+    size_t b = 0;
+    for (const auto& k : kv_) b += k.bytes_per_token();
+    return b;
+  }
+
+ private:
+  CpuExecutor(const CpuExecutor& o) = default;
+
+  const Model& model_;
+  Runtime& rt_;
+  StateLayout layout_;
+  std::vector<float> state_;
+  std::vector<KvStore> kv_;
+  Workspace ws_;
+};
+
+void CpuExecutor::forward(const int32_t* tokens, int64_t T, int64_t pos0, float* logits, bool all_logits) {
   const HParams& hp = model_.hp;
   const int64_t C = hp.n_embd;
   ws_.reserve(T, hp);
@@ -172,7 +246,6 @@ void Session::forward_chunk(const int32_t* tokens, int64_t T, float* logits, boo
   for (int64_t t = 0; t < T; ++t) dequantize_row(model_.emb.type, model_.emb.row(tokens[t]), h + t * C, C);
   layer_norm(h, model_.ln0_w.data(), model_.ln0_b.data(), h, T, C, hp.ln_eps);
 
-  const int64_t pos0 = n_past();
   size_t next_attn = 0;
   for (int64_t l = 0; l < hp.n_layer; ++l) {
     const Rwkv7Layer& L = model_.layers[static_cast<size_t>(l)];
@@ -188,11 +261,13 @@ void Session::forward_chunk(const int32_t* tokens, int64_t T, float* logits, boo
   const int64_t first = all_logits ? 0 : T - 1, rows = T - first;
   float* xo = ws_.logits_x.data();
   layer_norm(h + first * C, model_.lnout_w.data(), model_.lnout_b.data(), xo, rows, C, hp.ln_eps);
-  float* dst = logits != nullptr ? logits : last_logits_.data();
-  linear(ctx, model_.head, xo, rows, dst);
-  const int64_t V = hp.n_vocab;
-  if (dst != last_logits_.data()) std::memcpy(last_logits_.data(), dst + (rows - 1) * V, static_cast<size_t>(V) * 4);
-  has_logits_ = true;
+  linear(ctx, model_.head, xo, rows, logits);
+}
+
+}  // namespace
+
+std::unique_ptr<Executor> make_cpu_executor(const Model& model, Runtime& rt, rwkvx_kv_type kv_type) {
+  return std::make_unique<CpuExecutor>(model, rt, kv_type == RWKVX_KV_F16 ? KvType::F16 : KvType::F32);
 }
 
 }  // namespace rwkvx

@@ -152,7 +152,7 @@ typedef enum rwkvx_kv_type {
 
 typedef struct rwkvx_session_params {
   int64_t n_ctx;          /* max tokens (KV cache bound for rwkvx; 0 = model default) */
-  rwkvx_kv_type kv_type;  /* KV cache element type (rwkvx only) */
+  rwkvx_kv_type kv_type;  /* KV cache element type (rwkvx only); default F16 */
   int prefill_chunk;      /* tokens per prefill step (matrix-product batch), 0 = default */
   rwkvx_abort_fn abort_callback;
   void* abort_user_data;

@@ -260,7 +260,7 @@ void rwkvx_detok_free(rwkvx_detok* d) { delete d; }
 rwkvx_session_params rwkvx_session_default_params(void) {
   rwkvx_session_params p{};
   p.n_ctx = 0;
-  p.kv_type = RWKVX_KV_F32;
+  p.kv_type = RWKVX_KV_F16;  // half the memory and bandwidth; tests that need exactness ask for F32
   p.prefill_chunk = 0;
   return p;
 }

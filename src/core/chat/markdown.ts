@@ -178,9 +178,14 @@ function renderList(lines: string[], options: RenderOptions): string {
   const stack: { indent: number; tag: string }[] = [];
   for (const it of items) {
     while (stack.length > 0 && it.indent < stack[stack.length - 1].indent) html += `</li></${stack.pop()!.tag}>`;
-    const top = stack[stack.length - 1];
+    let top = stack[stack.length - 1];
+    const tag = it.ordered ? 'ol' : 'ul';
+    if (top && it.indent === top.indent && top.tag !== tag) {
+      // A bullet list followed by a numbered one: two lists.
+      html += `</li></${stack.pop()!.tag}>`;
+      top = stack[stack.length - 1];
+    }
     if (!top || it.indent > top.indent) {
-      const tag = it.ordered ? 'ol' : 'ul';
       stack.push({ indent: it.indent, tag });
       html += `<${tag}>`;
     } else {

@@ -1,0 +1,84 @@
+// Loads web-tree-sitter and the grammars of @vscode/tree-sitter-wasm on
+// demand. Never throws: without the runtime or a grammar, callers get
+// undefined and fall back to indentation.
+import * as path from 'node:path';
+import type { Language, Parser, Tree } from 'web-tree-sitter';
+
+/** VS Code language ids → grammar file names (tree-sitter-<name>.wasm). */
+const GRAMMAR_BY_LANGUAGE: Record<string, string> = {
+  typescript: 'typescript', typescriptreact: 'tsx', javascript: 'javascript', javascriptreact: 'javascript',
+  python: 'python', go: 'go', rust: 'rust', java: 'java', csharp: 'c-sharp', c: 'cpp', cpp: 'cpp', cuda: 'cpp',
+  'cuda-cpp': 'cpp', ruby: 'ruby', php: 'php', shellscript: 'bash', css: 'css', powershell: 'powershell',
+};
+
+export function grammarForLanguage(languageId: string): string | undefined {
+  return GRAMMAR_BY_LANGUAGE[languageId];
+}
+
+export interface TreeSitterOptions {
+  /** Folder with tree-sitter-<lang>.wasm (default: found through require.resolve). */
+  grammarDir?: string;
+  /** web-tree-sitter's own web-tree-sitter.wasm (default: next to its module). */
+  runtimeWasm?: string;
+}
+
+export class TreeSitter {
+  private parser: Parser | undefined;
+  private mod: typeof import('web-tree-sitter') | undefined;
+  private readonly languages = new Map<string, Promise<Language | undefined>>();
+  /** Why tree-sitter is not available, for the log. */
+  failure: string | undefined;
+
+  private constructor(private readonly options: TreeSitterOptions) {}
+
+  static async create(options: TreeSitterOptions = {}): Promise<TreeSitter> {
+    const t = new TreeSitter(options);
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      t.mod = require('web-tree-sitter') as typeof import('web-tree-sitter');
+      const runtime = options.runtimeWasm;
+      await t.mod.Parser.init(runtime ? { locateFile: () => runtime } : undefined);
+      t.parser = new t.mod.Parser();
+    } catch (e) {
+      t.failure = e instanceof Error ? e.message : String(e);
+    }
+    return t;
+  }
+
+  get available(): boolean {
+    return this.parser !== undefined;
+  }
+
+  private language(name: string): Promise<Language | undefined> {
+    let p = this.languages.get(name);
+    if (!p) {
+      p = (async () => {
+        try {
+          const dir = this.options.grammarDir ?? path.dirname(require.resolve('@vscode/tree-sitter-wasm/wasm/tree-sitter.js'));
+          return await this.mod!.Language.load(path.join(dir, `tree-sitter-${name}.wasm`));
+        } catch (e) {
+          this.failure = `grammar ${name}: ${e instanceof Error ? e.message : String(e)}`;
+          return undefined;
+        }
+      })();
+      this.languages.set(name, p);
+    }
+    return p;
+  }
+
+  /** Parses `text`, calls `use` with the tree and frees it; undefined without a grammar. */
+  async withTree<T>(languageId: string, text: string, use: (tree: Tree) => T): Promise<T | undefined> {
+    const name = grammarForLanguage(languageId);
+    if (!name || !this.parser) return undefined;
+    const lang = await this.language(name);
+    if (!lang) return undefined;
+    this.parser.setLanguage(lang);
+    const tree = this.parser.parse(text);
+    if (!tree) return undefined;
+    try {
+      return use(tree);
+    } finally {
+      tree.delete();
+    }
+  }
+}

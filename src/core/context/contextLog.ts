@@ -48,6 +48,8 @@ export interface ContextOptions {
   order?: Partial<Omit<OrderOptions, 'now' | 'recentEdits'>>;
   /** Tree-sitter for splitting huge files; null turns it off (blank-line splits only). */
   outliner?: SyntaxOutliner | null;
+  /** Display paths edited recently, least recent first (a saved context brings its own). */
+  recentEdits?: string[];
 }
 
 export interface ContextDeps {
@@ -180,6 +182,7 @@ export class ContextLog {
     this.orderOpts = { ...DEFAULT_ORDER, ...options.order };
     this.outliner = options.outliner ?? undefined;
     this.outlinerOff = options.outliner === null;
+    this.recentEdits = [...(options.recentEdits ?? [])];
     this.discovery = new Discovery(deps.fs, deps.folders, options.discovery);
     this.queue = new ChangeQueue(deps.clock, { ...DEFAULT_TIMING, ...options.timing }, (b) => this.onBatch(b));
     this.startedPromise = new Promise((r) => (this.resolveStarted = r));

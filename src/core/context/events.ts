@@ -30,6 +30,7 @@ export class ChangeQueue {
   private rescan = false;
   private folders: WorkspaceFolder[] | undefined;
   private firstAt: number | undefined;
+  private lastAt = -Infinity;
   private timer: TimerId | undefined;
   /** Events received (for the status and tests). */
   received = 0;
@@ -57,6 +58,7 @@ export class ChangeQueue {
       default: mark(e.path, this.timing.batchMs);
     }
     this.firstAt ??= now;
+    this.lastAt = now;
     this.arm();
   }
 
@@ -65,8 +67,10 @@ export class ChangeQueue {
     this.timer = undefined;
     if (this.pending === 0) { this.firstAt = undefined; return; }
     const now = this.clock.now();
-    let next = this.rescan ? now + this.timing.batchMs : Infinity;
+    let next = this.rescan ? now : Infinity;
     for (const d of this.due.values()) next = Math.min(next, d);
+    // A burst ends when no event came for batchMs; nothing waits past maxWait.
+    next = Math.max(next, this.lastAt + this.timing.batchMs);
     next = Math.min(next, (this.firstAt ?? now) + this.timing.maxWaitMs);
     this.timer = this.clock.setTimeout(() => this.fire(), Math.max(0, next - now));
   }

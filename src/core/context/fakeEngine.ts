@@ -106,6 +106,7 @@ export class FakeEngine implements EnginePort {
   private readonly snapshots = new Map<SnapshotId, TokenRope>();
   private readonly busy = new Set<SessionId>();
   private nextId = 1;
+  private newId(kind: 's' | 'k'): string { return `${kind}${this.nextId++}`; }
   /** Every token fed, over all sessions (the cost the context log causes). */
   fedTokens = 0;
   feedCalls = 0;
@@ -149,7 +150,7 @@ export class FakeEngine implements EnginePort {
   }
 
   async openSession(): Promise<SessionId> {
-    const id = this.nextId++;
+    const id = this.newId('s');
     this.sessions.set(id, new TokenRope());
     return id;
   }
@@ -193,7 +194,7 @@ export class FakeEngine implements EnginePort {
 
   async snapshot(s: SessionId): Promise<SnapshotId> {
     return this.exclusive(s, () => {
-      const id = this.nextId++;
+      const id = this.newId('k');
       const rope = this.session(s);
       this.snapshots.set(id, rope.prefix(rope.length));
       return id;
@@ -216,7 +217,7 @@ export class FakeEngine implements EnginePort {
 
   async fork(s: SessionId): Promise<SessionId> {
     return this.exclusive(s, () => {
-      const id = this.nextId++;
+      const id = this.newId('s');
       const rope = this.session(s);
       this.sessions.set(id, rope.prefix(rope.length));
       return id;
@@ -240,7 +241,7 @@ export class FakeEngine implements EnginePort {
   }
 
   async loadSnapshot(bytes: Uint8Array): Promise<SnapshotId> {
-    const id = this.nextId++;
+    const id = this.newId('k');
     this.snapshots.set(id, TokenRope.from(decodeBlob(MAGIC_SNAPSHOT, bytes)));
     return id;
   }

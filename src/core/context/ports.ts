@@ -49,9 +49,9 @@ export interface WorkspaceFolder {
 
 // ----------------------------------------------------------------- engine
 
-/** Opaque handles, as the engine adapter hands them out. */
-export type SessionId = number;
-export type SnapshotId = number;
+/** Opaque handles, as the engine process hands them out (never reused). */
+export type SessionId = string;
+export type SnapshotId = string;
 
 export interface EngineInfo {
   /** Identifies the model; persisted sessions are reused only with the same one. */

@@ -9,6 +9,8 @@
 
 namespace rwkvx {
 
+constexpr int64_t kPackWidth = 48;  // weight rows per packed block (3 AVX-512 registers)
+
 struct KernelSet {
   const char* name;
   // dot(x, row) for a row of n elements of the given type (n % 32 == 0 for Q8_0).
@@ -19,6 +21,11 @@ struct KernelSet {
   // Y[t * ldy + r] = dot(X[t * ldx ...], W[r * ldw ...]) for t < T, r < R; fp32.
   void (*gemm_f32)(const float* X, int64_t ldx, const float* W, int64_t ldw, float* Y, int64_t ldy,
                    int64_t T, int64_t R, int64_t n);
+  // Optional (null where the level has none): Y[t][r] (+)= Σ_k X[t][k] · P[k][r]
+  // for r < R ≤ kPackWidth, with P packed k-major, kPackWidth floats per k
+  // (columns ≥ R zero). The outer-product form needs no horizontal sums.
+  void (*gemm_packed)(const float* X, int64_t ldx, const float* P, float* Y, int64_t ldy, int64_t T, int64_t R,
+                      int64_t n, bool accumulate);
   // n elements of a row stored as type t → fp32.
   void (*to_f32)(DType t, const uint8_t* src, float* dst, int64_t n);
   // One head of the WKV-7 recurrence over T tokens (see wkv7_seq in ops.h):

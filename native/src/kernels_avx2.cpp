@@ -184,7 +184,7 @@ RWKVX_AVX2 void wkv7_head(int64_t T, int64_t N, int64_t ld, const float* r, cons
   }
 }
 
-const KernelSet kAvx2 = {"avx2", dot_f32, dot_f16, dot_bf16, dot_q8_0, gemm_f32, to_f32, wkv7_head};
+const KernelSet kAvx2 = {"avx2", dot_f32, dot_f16, dot_bf16, dot_q8_0, gemm_f32, nullptr, to_f32, wkv7_head};
 
 }  // namespace
 

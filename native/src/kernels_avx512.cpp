@@ -6,6 +6,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "half.h"
 #include "kernels.h"
 #include "quant.h"
@@ -187,7 +189,51 @@ RWKVX_AVX512 void wkv7_head(int64_t T, int64_t N, int64_t ld, const float* r, co
   }
 }
 
-const KernelSet kAvx512 = {"avx512", dot_f32, dot_f16, dot_bf16, dot_q8_0, gemm_f32, to_f32, wkv7_head};
+// Rows of X times a packed block of up to 48 weight rows: each k step loads
+// three registers of P and broadcasts one X value per token.
+template <int Rows>
+RWKVX_AVX512 inline void packed_tile(const float* X, int64_t ldx, const float* P, float* Y, int64_t ldy, int64_t n,
+                                     __mmask16 m0, __mmask16 m1, __mmask16 m2, bool accumulate) {
+  __m512 c[Rows][3];
+  for (int i = 0; i < Rows; ++i) {
+    if (accumulate) {
+      c[i][0] = _mm512_maskz_loadu_ps(m0, Y + i * ldy);
+      c[i][1] = _mm512_maskz_loadu_ps(m1, Y + i * ldy + 16);
+      c[i][2] = _mm512_maskz_loadu_ps(m2, Y + i * ldy + 32);
+    } else {
+      c[i][0] = c[i][1] = c[i][2] = _mm512_setzero_ps();
+    }
+  }
+  for (int64_t k = 0; k < n; ++k) {
+    const float* pk = P + k * kPackWidth;
+    const __m512 b0 = _mm512_loadu_ps(pk), b1 = _mm512_loadu_ps(pk + 16), b2 = _mm512_loadu_ps(pk + 32);
+    for (int i = 0; i < Rows; ++i) {
+      const __m512 a = _mm512_set1_ps(X[i * ldx + k]);
+      c[i][0] = _mm512_fmadd_ps(a, b0, c[i][0]);
+      c[i][1] = _mm512_fmadd_ps(a, b1, c[i][1]);
+      c[i][2] = _mm512_fmadd_ps(a, b2, c[i][2]);
+    }
+  }
+  for (int i = 0; i < Rows; ++i) {
+    _mm512_mask_storeu_ps(Y + i * ldy, m0, c[i][0]);
+    _mm512_mask_storeu_ps(Y + i * ldy + 16, m1, c[i][1]);
+    _mm512_mask_storeu_ps(Y + i * ldy + 32, m2, c[i][2]);
+  }
+}
+
+RWKVX_AVX512 void gemm_packed(const float* X, int64_t ldx, const float* P, float* Y, int64_t ldy, int64_t T, int64_t R,
+                              int64_t n, bool accumulate) {
+  auto mask = [R](int64_t from) -> __mmask16 {
+    const int64_t k = std::max<int64_t>(0, std::min<int64_t>(16, R - from));
+    return static_cast<__mmask16>((1u << k) - 1u);
+  };
+  const __mmask16 m0 = mask(0), m1 = mask(16), m2 = mask(32);
+  int64_t t = 0;
+  for (; t + 6 <= T; t += 6) packed_tile<6>(X + t * ldx, ldx, P, Y + t * ldy, ldy, n, m0, m1, m2, accumulate);
+  for (; t < T; ++t) packed_tile<1>(X + t * ldx, ldx, P, Y + t * ldy, ldy, n, m0, m1, m2, accumulate);
+}
+
+const KernelSet kAvx512 = {"avx512", dot_f32, dot_f16, dot_bf16, dot_q8_0, gemm_f32, gemm_packed, to_f32, wkv7_head};
 
 }  // namespace
 

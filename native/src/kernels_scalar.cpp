@@ -65,6 +65,6 @@ void wkv7_head_scalar(int64_t T, int64_t N, int64_t ld, const float* r, const fl
   }
 }
 
-const KernelSet kScalarKernels = {"scalar", dot_f32, dot_f16, dot_bf16, dot_q8_0, gemm_f32, to_f32, wkv7_head_scalar};
+const KernelSet kScalarKernels = {"scalar", dot_f32, dot_f16, dot_bf16, dot_q8_0, gemm_f32, nullptr, to_f32, wkv7_head_scalar};
 
 }  // namespace rwkvx

@@ -71,6 +71,25 @@ void linear(const OpContext& ctx, const TensorView& W, const float* X, int64_t T
     }, 64);
     return;
   }
+  if (k.gemm_packed != nullptr) {
+    // Convert and transpose blocks of kPackWidth weight rows into a k-major
+    // panel, then run the outer-product kernel over all T tokens.
+    const int64_t n_blocks = (out + kPackWidth - 1) / kPackWidth;
+    ctx.pool->parallel_for(n_blocks, [&](int64_t b0, int64_t b1, int) {
+      thread_local std::vector<float> row, panel;
+      if (row.size() < static_cast<size_t>(in)) row.resize(static_cast<size_t>(in));
+      if (panel.size() < static_cast<size_t>(in * kPackWidth)) panel.resize(static_cast<size_t>(in * kPackWidth));
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t r0 = b * kPackWidth, rn = std::min(kPackWidth, out - r0);
+        for (int64_t r = 0; r < kPackWidth; ++r) {
+          if (r < rn) k.to_f32(W.type, W.row(r0 + r), row.data(), in);
+          for (int64_t i = 0; i < in; ++i) panel[static_cast<size_t>(i * kPackWidth + r)] = r < rn ? row[static_cast<size_t>(i)] : 0.f;
+        }
+        k.gemm_packed(X, in, panel.data(), Y + r0, out, T, rn, in, accumulate);
+      }
+    });
+    return;
+  }
   const int64_t n_blocks = (out + kRowBlock - 1) / kRowBlock;
   ctx.pool->parallel_for(n_blocks, [&](int64_t b0, int64_t b1, int) {
     // Per-thread scratch kept between calls: fresh large vectors would cost

@@ -182,19 +182,21 @@ export class ContextLog {
     this.orderOpts = { ...DEFAULT_ORDER, ...options.order };
     this.outliner = options.outliner ?? undefined;
     this.outlinerOff = options.outliner === null;
-    this.recentEdits = [...(options.recentEdits ?? [])];
+    this.seedRecent = options.recentEdits;
     this.discovery = new Discovery(deps.fs, deps.folders, options.discovery);
     this.queue = new ChangeQueue(deps.clock, { ...DEFAULT_TIMING, ...options.timing }, (b) => this.onBatch(b));
     this.startedPromise = new Promise((r) => (this.resolveStarted = r));
   }
 
   private readonly orderOpts: Omit<OrderOptions, 'now' | 'recentEdits'>;
+  private readonly seedRecent: string[] | undefined;
   private readonly outlinerOff: boolean;
 
   // =============================================================== lifecycle
 
   /** Reopens the saved context or builds a fresh one. Resolves when a stream is current. */
   async start(): Promise<void> {
+    if (this.seedRecent) this.recentEdits = [...this.seedRecent];
     this.info = await this.engine.info();
     if (!this.o.budgetTokens) this.o.budgetTokens = Math.min(this.info.contextLength, 65536);
     this.o.budgetTokens = Math.min(this.o.budgetTokens, this.info.contextLength);

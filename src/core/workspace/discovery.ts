@@ -187,7 +187,7 @@ export class Discovery {
     }
     const candidates: Candidate[] = [];
     const isDir = await this.classifyEntry(parent, path.basename(abs), kind, siblings, skipped, candidates);
-    if (isDir) return { kind: 'dir' };
+    if (isDir) { isDir.entries = undefined; return { kind: 'dir' }; }
     if (skipped.length) return { kind: 'skipped', entry: skipped[0] };
     if (!candidates.length) return { kind: 'missing' };
     if (overlayText !== undefined) return this.overlayVerdict(parent, abs, overlayText);
@@ -308,8 +308,7 @@ export class Discovery {
     const local: SkippedEntry[] = [];
     const found: Candidate[] = [];
     const siblings = new Set(entries.map((e) => e.name));
-    await this.classifyEntry(parent, name, entry.kind, siblings, local, found);
-    const child = this.dirs.get(abs);
+    const child = await this.classifyEntry(parent, name, entry.kind, siblings, local, found);
     if (child) { child.entries = undefined; return child; }
     if (local.length) {
       const ctx: DirContext = { ...parent, abs, rel: loc.rel, skip: local[0] };
@@ -331,22 +330,21 @@ export class Discovery {
     const siblings = new Set(entries.map((e) => e.name));
     const subdirs: DirContext[] = [];
     for (const e of entries) {
-      const before = this.dirs.size;
-      const isDir = await this.classifyEntry(ctx, e.name, e.kind, siblings, skipped, out);
-      if (isDir && this.dirs.size > before) subdirs.push(this.dirs.get(path.join(ctx.abs, e.name))!);
+      const sub = await this.classifyEntry(ctx, e.name, e.kind, siblings, skipped, out);
+      if (sub) subdirs.push(sub);
     }
     for (const sub of subdirs) await this.walk(sub, skipped, out);
   }
 
   /**
    * Judges one entry of a folder by name and kind. Folders that pass get a
-   * context (registered in this.dirs) and the call returns true; files that
-   * pass become candidates (read and sniffed later).
+   * context (registered in this.dirs) that the call returns; files that pass
+   * become candidates (read and sniffed later).
    */
   private async classifyEntry(
     parent: DirContext, name: string, kind: 'file' | 'dir' | 'symlink' | 'other',
     siblings: ReadonlySet<string> | undefined, skipped: SkippedEntry[], out: Candidate[],
-  ): Promise<boolean> {
+  ): Promise<DirContext | undefined> {
     const abs = path.join(parent.abs, name);
     const rel = parent.rel ? `${parent.rel}/${name}` : name;
     const shown = this.displayPath(parent.folder, rel);
@@ -356,7 +354,7 @@ export class Discovery {
       try {
         real = await this.fs.realpath(abs);
         const st = await this.fs.stat(abs);
-        if (st.kind === 'other') { skipped.push({ path: shown, reason: 'not-a-file' }); return false; }
+        if (st.kind === 'other') { skipped.push({ path: shown, reason: 'not-a-file' }); return undefined; }
         isDir = st.kind === 'dir';
       } catch (e) {
         const code = errCode(e);
@@ -365,25 +363,25 @@ export class Discovery {
           reason: code === 'ELOOP' ? 'symlink-loop' : code === 'ENOENT' ? 'broken-symlink' : 'unreadable',
           detail: errText(e),
         });
-        return false;
+        return undefined;
       }
     } else if (kind === 'other') {
       skipped.push({ path: shown, reason: 'not-a-file' });
-      return false;
+      return undefined;
     }
     const shownDir = isDir ? shown + '/' : shown;
 
     if (!isDir) {
       const secret = secretByName(rel);
-      if (secret) { skipped.push({ path: shown, reason: 'secret', detail: secret }); return false; }
+      if (secret) { skipped.push({ path: shown, reason: 'secret', detail: secret }); return undefined; }
     }
-    if (isDir && this.builtin.has(name)) { skipped.push({ path: shownDir, reason: 'builtin' }); return false; }
+    if (isDir && this.builtin.has(name)) { skipped.push({ path: shownDir, reason: 'builtin' }); return undefined; }
     const excludedBy = matchFilesExclude(this.excludes[parent.folder], rel, siblings);
-    if (excludedBy) { skipped.push({ path: shownDir, reason: 'files-exclude', detail: excludedBy }); return false; }
+    if (excludedBy) { skipped.push({ path: shownDir, reason: 'files-exclude', detail: excludedBy }); return undefined; }
     const verdict = judge([...parent.git, ...parent.rwkvx], abs, isDir);
     if (verdict.ignored) {
       skipped.push({ path: shownDir, reason: verdict.layer!.reason, detail: `${verdict.pattern} (${verdict.layer!.file})` });
-      return false;
+      return undefined;
     }
 
     if (real !== undefined) {
@@ -393,12 +391,12 @@ export class Discovery {
       if (isDir) {
         if (parent.ancestors.has(real) || [...parent.ancestors].some((a) => relUnder(real!, a) !== undefined)) {
           skipped.push({ path: shownDir, reason: 'symlink-loop', detail: `points to ${real}` });
-          return false;
+          return undefined;
         }
-        if (!inside) { skipped.push({ path: shownDir, reason: 'outside-workspace', detail: `points to ${real}` }); return false; }
+        if (!inside) { skipped.push({ path: shownDir, reason: 'outside-workspace', detail: `points to ${real}` }); return undefined; }
       } else if (!inside) {
         skipped.push({ path: shown, reason: 'outside-workspace', detail: `points to ${real}` });
-        return false;
+        return undefined;
       }
     }
 
@@ -406,7 +404,7 @@ export class Discovery {
       const childReal = real ?? path.join(parent.real, name);
       if (real !== undefined && [...this.dirs.values()].some((d) => d.real === real)) {
         skipped.push({ path: shownDir, reason: 'duplicate', detail: `same folder as ${real}` });
-        return false;
+        return undefined;
       }
       const ctx: DirContext = {
         folder: parent.folder, abs, real: childReal, rel,
@@ -420,13 +418,13 @@ export class Discovery {
       }
       await this.addOwnLayers(ctx, skipped, new Set((ctx.entries ?? []).map((e) => e.name)));
       this.dirs.set(abs, ctx);
-      return true;
+      return ctx;
     }
     out.push({
       folder: parent.folder, abs, rel, real: real ?? path.join(parent.real, name),
       viaSymlink: parent.viaLink || real !== undefined,
     });
-    return false;
+    return undefined;
   }
 
   private overlayVerdict(parent: DirContext, abs: string, text: string): PathVerdict {

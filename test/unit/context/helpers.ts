@@ -76,7 +76,7 @@ export const TEST_OPTIONS: ContextOptions = {
 
 export async function openLog(
   folders: WorkspaceFolder[], options: ContextOptions = {},
-  extra: { engine?: FakeEngine; clock?: FakeClock; storageDir?: string; fs?: FileSystemPort } = {},
+  extra: { engine?: FakeEngine; clock?: FakeClock; storageDir?: string; fs?: FileSystemPort; overlays?: ReadonlyMap<string, string> } = {},
 ): Promise<Harness> {
   const engine = extra.engine ?? new FakeEngine();
   const clock = extra.clock ?? new FakeClock();
@@ -84,6 +84,8 @@ export async function openLog(
     fs: extra.fs ?? new NodeFileSystem(), engine, clock, folders,
     storage: extra.storageDir ? new FolderStorage(extra.storageDir) : undefined,
   }, { ...TEST_OPTIONS, ...options });
+  // Unsaved editor text known before the first build.
+  for (const [p, text] of extra.overlays ?? []) log.notify({ type: 'changed', path: p, text });
   await log.start();
   return { log, engine, clock, folders, storageDir: extra.storageDir };
 }
@@ -142,9 +144,9 @@ const normalize = (d: DecodedSeg) => d.text.replace(/^File \(updated\): /, 'File
  *     note, so a reader can tell what is current.
  * Returns the fresh harness for further checks.
  */
-export async function assertMatchesFresh(h: Harness, options: ContextOptions = {}): Promise<Harness> {
+export async function assertMatchesFresh(h: Harness, options: ContextOptions = {}, overlays?: ReadonlyMap<string, string>): Promise<Harness> {
   const ours = decodeStream(h);
-  const fresh = await openLog(h.folders, { ...options, recentEdits: [...h.log.recent()] }, { clock: h.clock });
+  const fresh = await openLog(h.folders, { ...options, recentEdits: [...h.log.recent()] }, { clock: h.clock, overlays });
   const theirs = decodeStream(fresh);
   const live = ours.filter((d) => !d.stale && d.kind !== 'deleted').map(normalize).sort();
   const expected = theirs.map(normalize).sort();

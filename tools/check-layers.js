@@ -64,6 +64,20 @@ function importsOf(ts, text) {
   return { specs: specs.map((s) => ({ spec: s.spec, line: line(s.pos) })), strings: strings.map((s) => ({ text: s.text, line: line(s.pos) })) };
 }
 
+/** What is wrong with importing `spec` from `file` (in layer `from`), or null. */
+function importProblem(root, file, from, spec) {
+  if (spec === 'vscode') return from === 'vscode' ? null : `imports 'vscode': only src/vscode may`;
+  const addon = /\.node$/.test(spec) || spec === 'bindings' || /native\/build/.test(spec);
+  if (addon) return from === 'engine/host' ? null : `loads the native addon ('${spec}'): only src/engine/host may`;
+  if (!spec.startsWith('.')) return null;
+  const target = toPosix(path.relative(root, path.resolve(path.dirname(file), spec)));
+  const to = layerOf(target);
+  if (to === null) return target.startsWith('native/') && from !== 'engine/host' ? `imports ${target}: only src/engine/host may reach native code` : null;
+  if (to === 'engine/host' && from !== 'engine/host') return `imports ${target}: src/engine/host is reached only through the engine process`;
+  const allowed = ALLOWED[from];
+  return allowed && !allowed.includes(to) ? `src/${from} may not import src/${to} (${target})` : null;
+}
+
 function checkTypeScript(root, ts, problems) {
   for (const file of walk(path.join(root, 'src'), (n) => n.endsWith('.ts'))) {
     const rel = toPosix(path.relative(root, file));
@@ -71,23 +85,13 @@ function checkTypeScript(root, ts, problems) {
     const { specs, strings } = importsOf(ts, fs.readFileSync(file, 'utf8'));
     const report = (line, message) => problems.push({ file: rel, line, message });
     for (const { spec, line } of specs) {
-      if (spec === 'vscode' && from !== 'vscode') report(line, `imports 'vscode': only src/vscode may`);
-      if (/\.node$/.test(spec) || spec === 'bindings' || /native\/build/.test(spec)) {
-        if (from !== 'engine/host') report(line, `loads the native addon ('${spec}'): only src/engine/host may`);
-      }
-      if (!spec.startsWith('.')) continue;
-      const target = toPosix(path.relative(root, path.resolve(path.dirname(file), spec)));
-      const to = layerOf(target);
-      if (to === null) {
-        if (from !== null && target.startsWith('native/')) report(line, `imports ${target}: only src/engine/host may reach the addon`);
-        continue;
-      }
-      if (to === 'engine/host' && from !== 'engine/host') report(line, `imports ${target}: src/engine/host is reached only through the engine process`);
-      const allowed = ALLOWED[from];
-      if (allowed && !allowed.includes(to)) report(line, `src/${from} may not import src/${to} (${target})`);
+      const problem = importProblem(root, file, from, spec);
+      if (problem) report(line, problem);
     }
     if (from !== 'engine/host') {
+      const seen = new Set(specs.map((x) => `${x.line}:${x.spec}`));
       for (const { text, line } of strings) {
+        if (seen.has(`${line}:${text}`)) continue; // an import, judged above
         if (/(^|\/)rwkvx\.node$/.test(text)) report(line, `names the native addon ('${text}'): only src/engine/host may`);
       }
     }

@@ -311,6 +311,10 @@ void GgufReader::parse(const std::string& origin) {
         fail(RWKVX_ERR_FORMAT, "%s: tensor '%s' has an element count that overflows (dimension %u = %llu)", origin.c_str(),
              nm, d, static_cast<unsigned long long>(ne));
       }
+      if (ne == 0) {
+        // Empty tensors never occur in models and would reach kernels as null data.
+        fail(RWKVX_ERR_FORMAT, "%s: tensor '%s' has an empty dimension %u", origin.c_str(), nm, d);
+      }
       tv.ne[d] = static_cast<int64_t>(ne);
     }
     const uint32_t type = c.rd<uint32_t>("tensor type");
@@ -355,7 +359,7 @@ void GgufReader::parse(const std::string& origin) {
            origin.c_str(), tv.name.c_str(), static_cast<unsigned long long>(off), tv.nbytes,
            static_cast<unsigned long long>(data_size));
     }
-    tv.data = tv.nbytes != 0 ? base_ + data_start + off : nullptr;
+    tv.data = base_ + data_start + off;
     const uintptr_t need_align = tv.type == DType::F32 ? 4 : 2;
     if (reinterpret_cast<uintptr_t>(tv.data) % need_align != 0) {
       fail(RWKVX_ERR_FORMAT, "%s: tensor '%s' data is not aligned for %s", origin.c_str(), tv.name.c_str(), dtype_name(tv.type));
@@ -582,7 +586,7 @@ void GgufWriter::check_new_tensor(const std::string& name, DType type, const std
   if (ne.empty() || ne.size() > 4) fail(RWKVX_ERR_INVALID_ARGUMENT, "tensor '%s': %zu dimensions (1 to 4 allowed)", name.c_str(), ne.size());
   int64_t nel = 1;
   for (int64_t d : ne) {
-    if (d < 0 || __builtin_mul_overflow(nel, d, &nel)) fail(RWKVX_ERR_INVALID_ARGUMENT, "tensor '%s': bad shape", name.c_str());
+    if (d <= 0 || __builtin_mul_overflow(nel, d, &nel)) fail(RWKVX_ERR_INVALID_ARGUMENT, "tensor '%s': bad shape", name.c_str());
   }
   if (type == DType::Q8_0 && ne[0] % kQ8Block != 0) {
     fail(RWKVX_ERR_SHAPE, "tensor '%s': Q8_0 needs a row length that is a multiple of 32, got %lld", name.c_str(),
@@ -591,7 +595,7 @@ void GgufWriter::check_new_tensor(const std::string& name, DType type, const std
   for (const T& t : tensors_) {
     if (t.name == name) fail(RWKVX_ERR_INVALID_ARGUMENT, "duplicate tensor name '%s'", name.c_str());
   }
-  *nbytes = dtype_row_bytes(type, ne[0]) * static_cast<size_t>(ne[0] == 0 ? 0 : nel / ne[0]);
+  *nbytes = dtype_row_bytes(type, ne[0]) * static_cast<size_t>(nel / ne[0]);
 }
 
 void GgufWriter::add_tensor(const std::string& name, DType type, const std::vector<int64_t>& ne, std::vector<uint8_t> data) {

@@ -71,6 +71,8 @@ function idsFromBase64(s: string): Int32Array {
 /** Remembers which snapshots are already on disk, so a save writes only new ones. */
 export class BlobCache {
   private readonly bySnap = new Map<SnapshotId, BlobRef>();
+  /** The session blob this process last wrote or verified. */
+  session: BlobRef | undefined;
   get(s: SnapshotId): BlobRef | undefined { return this.bySnap.get(s); }
   set(s: SnapshotId, b: BlobRef): void { this.bySnap.set(s, b); }
   forget(keep: ReadonlySet<SnapshotId>): void {
@@ -78,10 +80,11 @@ export class BlobCache {
   }
 }
 
-async function writeBlob(storage: StoragePort, prefix: string, bytes: Uint8Array, existing: ReadonlySet<string>): Promise<BlobRef> {
+/** Blobs are named by their hash; a file of that name is trusted only if this process wrote or verified it. */
+async function writeBlob(storage: StoragePort, prefix: string, bytes: Uint8Array, known: BlobRef | undefined, existing: ReadonlySet<string>): Promise<BlobRef> {
   const sha256 = hashBytes(bytes);
   const name = `${prefix}-${sha256.slice(0, 24)}.bin`;
-  if (!existing.has(name)) await storage.writeAtomic(name, bytes);
+  if (!(known?.sha256 === sha256 && existing.has(name))) await storage.writeAtomic(name, bytes);
   return { name, sha256, size: bytes.length };
 }
 
@@ -96,13 +99,14 @@ export async function saveContext(
   const existing = new Set(await storage.list());
   let bytes = 0;
   const sessionBytes = await engine.saveSession(session);
-  const sessionRef = await writeBlob(storage, 'session', sessionBytes, existing);
+  const sessionRef = await writeBlob(storage, 'session', sessionBytes, cache.session, existing);
+  cache.session = sessionRef;
   bytes += sessionRef.size;
   const ckpts: Manifest['ckpts'] = [];
   for (const c of [...table.ckpts.values()].sort((a, b) => a.pos - b.pos)) {
     let ref = cache.get(c.snap);
     if (!ref || !existing.has(ref.name)) {
-      ref = await writeBlob(storage, 'ckpt', await engine.saveSnapshot(c.snap), existing);
+      ref = await writeBlob(storage, 'ckpt', await engine.saveSnapshot(c.snap), undefined, existing);
       cache.set(c.snap, ref);
     }
     bytes += ref.size;
@@ -173,6 +177,7 @@ export async function loadContext(
     await engine.loadSession(session, sessionBytes);
     const n = await engine.nPast(session);
     if (n !== m.nPast) throw new LoadError(`session holds ${n} tokens, the table ${m.nPast}`);
+    cache.session = m.session;
     const ckpts = new Map<number, Ckpt>();
     for (let i = 0; i < m.ckpts.length; i++) {
       const snap = await engine.loadSnapshot(blobs[i]);
@@ -190,6 +195,7 @@ export async function loadContext(
       table: { segs, hotStart: m.hotStart, ckpts, leftOut: new Map(m.leftOut ?? []) },
     };
   } catch (e) {
+    cache.session = undefined;
     await engine.dropSession(session).catch(() => undefined);
     for (const s of snaps) await engine.dropSnapshot(s).catch(() => undefined);
     if (e instanceof LoadError) throw e;

@@ -151,3 +151,30 @@ export class ChatController {
     return answer;
   }
 }
+
+/**
+ * One answer outside the chat panel's history (VS Code's own chat, the
+ * language model provider): fork, generate `prompt`, stream, drop.
+ */
+export async function answerOnce(
+  engine: ChatEngine,
+  prompt: string,
+  settings: ChatSettings,
+  token: CancelToken,
+  onText: (text: string) => void,
+): Promise<{ text: string; result: AnswerResult }> {
+  const fork = await engine.fork();
+  try {
+    const stream = engine.generate(fork.session, prompt, { maxTokens: settings.maxTokens, temperature: settings.temperature, stop: TURN_STOPS }, token);
+    let text = '';
+    for await (const piece of stream) {
+      const add = text === '' ? piece.replace(/^ +/, '') : piece;
+      if (!add) continue;
+      text += add;
+      onText(add);
+    }
+    return { text, result: await stream.result };
+  } finally {
+    await fork.drop().catch(() => undefined);
+  }
+}

@@ -57,6 +57,20 @@ export class TokenRope {
     return true;
   }
 
+  /** sha256 of the first n tokens (as little-endian int32). */
+  hashPrefix(n: number): string {
+    const h = createHash('sha256');
+    let left = n;
+    for (const c of this.full) {
+      if (left <= 0) break;
+      const k = Math.min(left, CHUNK);
+      h.update(Buffer.from(c.buffer, c.byteOffset, k * 4));
+      left -= k;
+    }
+    if (left > 0) h.update(Buffer.from(this.open.buffer, this.open.byteOffset, left * 4));
+    return h.digest('hex');
+  }
+
   toArray(): Int32Array {
     const out = new Int32Array(this.length);
     this.full.forEach((c, i) => out.set(c, i * CHUNK));
@@ -103,7 +117,12 @@ const MAGIC_SNAPSHOT = 'FAKESNAP';
 export class FakeEngine implements EnginePort {
   readonly tokenizer: Tokenizer;
   private readonly sessions = new Map<SessionId, TokenRope>();
-  private readonly snapshots = new Map<SnapshotId, TokenRope>();
+  /**
+   * A snapshot taken here keeps its token prefix (shared chunks); one read back
+   * from bytes knows only its length and prefix hash, like the real engine's
+   * (recurrent state + hash of the token prefix).
+   */
+  private readonly snapshots = new Map<SnapshotId, { n: number; rope?: TokenRope; hash?: string }>();
   private readonly busy = new Set<SessionId>();
   private nextId = 1;
   private newId(kind: 's' | 'k'): string { return `${kind}${this.nextId++}`; }
@@ -196,7 +215,7 @@ export class FakeEngine implements EnginePort {
     return this.exclusive(s, () => {
       const id = this.newId('k');
       const rope = this.session(s);
-      this.snapshots.set(id, rope.prefix(rope.length));
+      this.snapshots.set(id, { n: rope.length, rope: rope.prefix(rope.length) });
       return id;
     });
   }
@@ -206,8 +225,9 @@ export class FakeEngine implements EnginePort {
       const p = this.snapshots.get(snap);
       if (!p) throw new EngineError('invalid-argument', `no snapshot ${snap}`);
       const rope = this.session(s);
-      if (!rope.startsWith(p)) throw new EngineError('state-mismatch', 'token prefix differs from the snapshot');
-      this.sessions.set(s, rope.prefix(p.length));
+      const same = rope.length >= p.n && (p.rope ? rope.startsWith(p.rope) : rope.hashPrefix(p.n) === p.hash);
+      if (!same) throw new EngineError('state-mismatch', 'token prefix differs from the snapshot');
+      this.sessions.set(s, rope.prefix(p.n));
     });
   }
 
@@ -237,12 +257,23 @@ export class FakeEngine implements EnginePort {
   async saveSnapshot(snap: SnapshotId): Promise<Uint8Array> {
     const p = this.snapshots.get(snap);
     if (!p) throw new EngineError('invalid-argument', `no snapshot ${snap}`);
-    return encodeBlob(MAGIC_SNAPSHOT, p.toArray());
+    p.hash ??= p.rope!.hashPrefix(p.n);
+    // n (as two int32 halves) and the 32-byte prefix hash as 8 int32s.
+    const hash = Buffer.from(p.hash, 'hex');
+    const words = new Int32Array(10);
+    words[0] = p.n % 2 ** 31;
+    words[1] = Math.floor(p.n / 2 ** 31);
+    for (let i = 0; i < 8; i++) words[2 + i] = hash.readInt32LE(i * 4);
+    return encodeBlob(MAGIC_SNAPSHOT, words);
   }
 
   async loadSnapshot(bytes: Uint8Array): Promise<SnapshotId> {
+    const words = decodeBlob(MAGIC_SNAPSHOT, bytes);
+    if (words.length !== 10) throw new EngineError('format', 'not a snapshot');
+    const hash = Buffer.alloc(32);
+    for (let i = 0; i < 8; i++) hash.writeInt32LE(words[2 + i], i * 4);
     const id = this.newId('k');
-    this.snapshots.set(id, TokenRope.from(decodeBlob(MAGIC_SNAPSHOT, bytes)));
+    this.snapshots.set(id, { n: words[0] + words[1] * 2 ** 31, hash: hash.toString('hex') });
     return id;
   }
 

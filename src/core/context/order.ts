@@ -225,11 +225,21 @@ export function pickHot<T extends OrderInput>(files: readonly T[], o: OrderOptio
 
 const byPath = <T extends OrderInput>(a: T, b: T) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
 
+/**
+ * The cold order is computed over every file, hot ones included, and the hot
+ * files are then lifted out to the tail: a file turning hot (or cold again)
+ * never reorders the others, so a compaction after edits can reuse the whole
+ * stream up to the first changed file.
+ */
 export function orderFiles<T extends OrderInput>(files: readonly T[], o: OrderOptions): Ordered<T>[] {
   const hot = pickHot(files, o);
   const hotSet = new Set(hot.map((f) => f.path));
-  const rest = files.filter((f) => !hotSet.has(f.path)).sort(byPath);
+  const cold = coldOrder(files).filter((x) => !hotSet.has(x.file.path));
+  return [...cold, ...hot.map((file) => ({ file, tier: 'hot' as const }))];
+}
 
+function coldOrder<T extends OrderInput>(files: readonly T[]): Ordered<T>[] {
+  const rest = [...files].sort(byPath);
   const overview = rest.filter((f) => isOverview(f.path));
   overview.sort((a, b) => {
     const da = a.path.split('/').length, db = b.path.split('/').length;
@@ -292,14 +302,12 @@ export function orderFiles<T extends OrderInput>(files: readonly T[], o: OrderOp
   const out: Ordered<T>[] = overview.map((file) => ({ file, tier: 'overview' as const }));
   for (const d of dirOrder) {
     const members = groups.get(d)!;
-    const ids = members.map((f) => f.path);
-    const sorted = stableTopoSort(ids, fileDeps);
+    const sorted = stableTopoSort(members.map((f) => f.path), fileDeps);
     const m = new Map(members.map((f) => [f.path, f] as const));
     for (const p of sorted) out.push({ file: m.get(p)!, tier: 'code' });
     for (const t of (testsAfter.get(d) ?? []).sort(byPath)) out.push({ file: t, tier: 'test' });
   }
   for (const t of orphanTests) out.push({ file: t, tier: 'test' });
-  for (const f of hot) out.push({ file: f, tier: 'hot' });
   return out;
 }
 

@@ -8,7 +8,7 @@
 // Symlink loops, broken links and unreadable entries are reported, never fatal.
 import * as path from 'node:path';
 import type { DirEntry, FileSystemPort, FsError, WorkspaceFolder } from '../context/ports';
-import { hashText } from '../context/hash';
+import { hashBytes, hashText } from '../context/hash';
 import { compileFilesExclude, matchFilesExclude, type CompiledExclude } from './glob';
 import { judge, makeLayer, relUnder, type IgnoreLayer } from './ignoreLayers';
 import { mapPool } from './pool';
@@ -52,7 +52,7 @@ export interface DiscoveryOptions {
   maxFileBytes?: number;
   /** Folder names never entered (default: VCS folders, dependency and cache folders). */
   builtinFolders?: readonly string[];
-  /** Parallel file reads (default 32). */
+  /** Parallel file reads (default 8; the Node port is synchronous, a remote one is not). */
   concurrency?: number;
   onProgress?: (filesDone: number, filesTotal: number) => void;
 }
@@ -94,6 +94,26 @@ export type PathVerdict =
   | { kind: 'missing' }
   | { kind: 'outside' };
 
+/** Lets timers and I/O run between slices of a long scan. */
+const yieldNow = () => new Promise<void>((r) => setImmediate(r));
+const SLICE = 128;
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const looseUtf8 = new TextDecoder('utf-8');
+
+/** Text of a file; `lossless` when encoding the text gives back exactly these bytes. */
+function decodeUtf8(bytes: Uint8Array): { text: string; lossless: boolean } {
+  const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+  if (!bom) {
+    try {
+      return { text: strictUtf8.decode(bytes), lossless: true };
+    } catch {
+      // Not valid UTF-8: replacement characters below.
+    }
+  }
+  return { text: looseUtf8.decode(bytes), lossless: false };
+}
+
 const errCode = (e: unknown) => (e as FsError)?.code ?? 'EUNKNOWN';
 const errText = (e: unknown) => (e as Error)?.message ?? String(e);
 
@@ -111,7 +131,7 @@ export class Discovery {
     this.excludes = folders.map((f) => compileFilesExclude(f.filesExclude));
     this.maxFileBytes = options.maxFileBytes ?? 1 << 20;
     this.builtin = new Set(options.builtinFolders ?? DEFAULT_BUILTIN_FOLDERS);
-    this.concurrency = options.concurrency ?? 32;
+    this.concurrency = options.concurrency ?? 8;
   }
 
   get workspaceFolders(): readonly WorkspaceFolder[] { return this.folders; }
@@ -333,8 +353,12 @@ export class Discovery {
       const sub = await this.classifyEntry(ctx, e.name, e.kind, siblings, skipped, out);
       if (sub) subdirs.push(sub);
     }
-    for (const sub of subdirs) await this.walk(sub, skipped, out);
+    for (const sub of subdirs) {
+      if (++this.walked % SLICE === 0) await yieldNow();
+      await this.walk(sub, skipped, out);
+    }
   }
+  private walked = 0;
 
   /**
    * Judges one entry of a folder by name and kind. Folders that pass get a
@@ -465,13 +489,16 @@ export class Discovery {
         if (st.size > this.maxFileBytes) return { path: shown, reason: 'too-large', detail: `${st.size} bytes > ${this.maxFileBytes}` };
         const bytes = await this.fs.readFile(c.abs);
         if (isBinary(bytes)) return { path: shown, reason: 'binary', detail: 'NUL byte in the first 8000 bytes' };
-        const text = new TextDecoder('utf-8').decode(bytes);
+        const { text, lossless } = decodeUtf8(bytes);
         const skip = this.textSkip(path.basename(c.abs), text, bytes.length);
         if (skip) return { path: shown, ...skip };
-        return { folder: c.folder, abs: c.abs, rel: c.rel, path: shown, size: bytes.length, mtimeMs: st.mtimeMs, text, hash: hashText(text) };
+        // Valid UTF-8 without a BOM re-encodes to the same bytes: hash those, skip the re-encoding.
+        const hash = lossless ? hashBytes(bytes).slice(0, 32) : hashText(text);
+        return { folder: c.folder, abs: c.abs, rel: c.rel, path: shown, size: bytes.length, mtimeMs: st.mtimeMs, text, hash };
       } catch (e) {
         return { path: shown, reason: 'unreadable', detail: errText(e) };
       } finally {
+        if (done % SLICE === 0) await yieldNow();
         done++;
         if (this.options.onProgress && (done % 256 === 0 || done === total)) this.options.onProgress(done, total);
       }

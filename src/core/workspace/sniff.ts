@@ -3,9 +3,7 @@
 
 /** Git's rule: a NUL byte in the first 8000 bytes means binary. */
 export function isBinary(bytes: Uint8Array): boolean {
-  const n = Math.min(bytes.length, 8000);
-  for (let i = 0; i < n; i++) if (bytes[i] === 0) return true;
-  return false;
+  return bytes.subarray(0, 8000).indexOf(0) >= 0;
 }
 
 const GENERATED_NAMES: RegExp[] = [
@@ -22,10 +20,18 @@ const GENERATED_MARKERS: RegExp[] = [
   /\bThis file (is|was|has been) (automatically |auto-)?generated\b/i,
 ];
 
+const ANY_GENERATED_NAME = new RegExp(GENERATED_NAMES.map((r) => `(?:${r.source})`).join('|'));
+const ANY_MARKER = new RegExp(GENERATED_MARKERS.map((r) => `(?:${r.source})`).join('|'), 'i');
+
 export function generatedReason(name: string, text: string): string | undefined {
-  for (const re of GENERATED_NAMES) if (re.test(name)) return `name matches ${re.source}`;
+  if (ANY_GENERATED_NAME.test(name)) {
+    for (const re of GENERATED_NAMES) if (re.test(name)) return `name matches ${re.source}`;
+  }
   // Only the head of the file: generators stamp the first lines.
-  const head = text.slice(0, 1024).split('\n').slice(0, 6).join('\n');
+  let end = 0;
+  for (let i = 0; i < 6 && end >= 0 && end < 1024; i++) end = text.indexOf('\n', end + (i ? 1 : 0));
+  const head = text.slice(0, end < 0 || end > 1024 ? Math.min(text.length, 1024) : end);
+  if (!ANY_MARKER.test(head)) return undefined;
   for (const re of GENERATED_MARKERS) {
     const m = re.exec(head);
     if (m) return `header says "${m[0]}"`;

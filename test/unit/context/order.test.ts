@@ -118,3 +118,12 @@ test('split: without a grammar, blank lines before unindented lines are the boun
   assert.equal(hard.map((p) => p.body).join(''), flat);
   for (const p of hard) assert.ok(p.body.endsWith('\n'));
 });
+
+test('order: a file turning hot does not reorder the others (compaction reuses the prefix)', async () => {
+  const files = await orderingFiles();
+  const cold = orderFiles(files, { ...DEFAULT_ORDER, now: NOW }).map((o) => o.file.path);
+  for (const hotPath of ['src/util/math.ts', 'src/core/index.ts', 'README.md']) {
+    const withHot = orderFiles(files, { ...DEFAULT_ORDER, now: NOW, recentEdits: [hotPath] }).map((o) => o.file.path);
+    assert.deepEqual(withHot, [...cold.filter((p) => p !== hotPath), hotPath]);
+  }
+});

@@ -1,0 +1,277 @@
+#!/usr/bin/env node
+// npm run bench:context — the whole-workspace context log on generated
+// workspaces (not a test). Counting only: the engine is the FakeEngine with a
+// real greedy World tokenizer (../shared/vocab), so token counts are real but
+// no model runs; feeding a real repository through the real engine comes with
+// the engine adapter. Every figure is printed beside a baseline measured in
+// the same run (plain walk + read of the same files; the edited file's own
+// tokens for re-feed costs).
+//   node bench/context.js [--files 2000,10000] [--keep]
+'use strict';
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const out = (p) => path.join(root, 'out', 'src', 'core', p);
+if (!fs.existsSync(out('context/contextLog.js'))) {
+  console.error('build first: npx tsc -p .');
+  process.exit(1);
+}
+const { ContextLog } = require(out('context/contextLog.js'));
+const { FakeEngine } = require(out('context/fakeEngine.js'));
+const { FolderStorage } = require(out('context/nodeStorage.js'));
+const { systemClock } = require(out('context/systemClock.js'));
+const { WorldTokenizer } = require(out('tokenizer/worldTokenizer.js'));
+const { Discovery } = require(out('workspace/discovery.js'));
+const { NodeFileSystem } = require(out('workspace/nodeFs.js'));
+const { SyntaxOutliner } = require(out('syntax/outline.js'));
+
+const args = process.argv.slice(2);
+const arg = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const SIZES = arg('files', '2000,10000').split(',').map(Number);
+const KEEP = args.includes('--keep');
+
+// ------------------------------------------------------------ workspace
+
+function rng(seed) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const WORDS = 'value index result count buffer token session update context stream segment offset length state model window query cache parse render handle event error config option'.split(' ');
+
+function tsFile(r, name, lines) {
+  let s = `// ${name}: generated for the context benchmark.\nimport { helper } from './util';\n\n`;
+  let i = 0;
+  while (i < lines) {
+    const fn = `${WORDS[Math.floor(r() * WORDS.length)]}${i}`;
+    s += `/** Computes the ${WORDS[Math.floor(r() * WORDS.length)]} of a ${WORDS[Math.floor(r() * WORDS.length)]}. */\n`;
+    s += `export function ${fn}(input: number[], limit = ${Math.floor(r() * 100)}): number {\n`;
+    const body = 2 + Math.floor(r() * 8);
+    for (let k = 0; k < body; k++) s += `  const ${WORDS[k % WORDS.length]}${k} = helper(input[${k}] ?? 0) * ${Math.floor(r() * 1000)};\n`;
+    s += `  return Math.min(limit, ${WORDS[0]}0);\n}\n\n`;
+    i += body + 5;
+  }
+  return s;
+}
+
+function pyFile(r, name, lines) {
+  let s = `"""${name}: generated for the context benchmark."""\nfrom .util import helper\n\n`;
+  for (let i = 0; i < lines; i += 6) {
+    s += `def ${WORDS[Math.floor(r() * WORDS.length)]}_${i}(items, limit=${Math.floor(r() * 50)}):\n`;
+    s += `    """Return the ${WORDS[Math.floor(r() * WORDS.length)]} of items."""\n    total = 0\n`;
+    s += `    for item in items:\n        total += helper(item) * ${Math.floor(r() * 100)}\n    return min(total, limit)\n\n`;
+  }
+  return s;
+}
+
+function mdFile(r, name, paras) {
+  let s = `# ${name}\n\n`;
+  for (let i = 0; i < paras; i++) {
+    s += Array.from({ length: 40 }, () => WORDS[Math.floor(r() * WORDS.length)]).join(' ') + '.\n\n';
+  }
+  return s;
+}
+
+/** n included text files in nested folders, plus what discovery must skip. */
+function generate(dir, n) {
+  fs.rmSync(dir, { recursive: true, force: true });
+  const r = rng(n);
+  const write = (rel, text) => {
+    const p = path.join(dir, rel);
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    fs.writeFileSync(p, text);
+  };
+  write('.gitignore', 'node_modules/\nbuild/\n*.log\n');
+  write('README.md', mdFile(r, 'Benchmark workspace', 6));
+  write('package.json', JSON.stringify({ name: 'bench', version: '1.0.0', dependencies: { left: '1' } }, null, 2) + '\n');
+  write('package-lock.json', JSON.stringify({ lockfileVersion: 3, packages: {} }) + '\n');
+  let made = 3;
+  const packages = Math.max(4, Math.round(n / 250));
+  const files = [];
+  while (made < n) {
+    const pkg = `packages/p${Math.floor(r() * packages)}`;
+    const sub = ['src', 'src/core', 'src/util', 'test', 'docs'][Math.floor(r() * 5)];
+    const idx = made;
+    // Sizes spread like real code: mostly 1–6 KB, some larger.
+    const lines = Math.floor(20 + Math.pow(r(), 2) * 300);
+    let rel, text;
+    if (sub === 'docs') { rel = `${pkg}/docs/guide${idx}.md`; text = mdFile(r, `Guide ${idx}`, 2 + Math.floor(lines / 30)); }
+    else if (sub === 'test') { rel = `${pkg}/test/mod${idx}.test.ts`; text = tsFile(r, `test ${idx}`, lines / 2); }
+    else if (r() < 0.3) { rel = `${pkg}/${sub}/mod${idx}.py`; text = pyFile(r, `mod${idx}`, lines); }
+    else { rel = `${pkg}/${sub}/mod${idx}.ts`; text = tsFile(r, `mod${idx}`, lines); }
+    write(rel, text);
+    files.push(rel);
+    made++;
+  }
+  // A few huge files that get split into parts.
+  for (let i = 0; i < Math.max(2, n / 1000); i++) write(`packages/p0/src/huge${i}.ts`, tsFile(r, `huge${i}`, 3000));
+  // What must stay out: dependencies, build output, logs, binaries, secrets, bundles.
+  for (let i = 0; i < n / 10; i++) write(`node_modules/dep${i % 50}/index${i}.js`, 'module.exports = 1;\n');
+  for (let i = 0; i < 20; i++) write(`build/out${i}.js`, 'console.log(1);\n');
+  write('debug.log', 'log\n');
+  write('assets/logo.png', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 0]));
+  write('.env', 'TOKEN=placeholder\n');
+  write('packages/p0/dist.min.js', 'var a=' + '1,'.repeat(5000) + '1;\n');
+  return files;
+}
+
+// -------------------------------------------------------------- helpers
+
+const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
+const now = () => process.hrtime.bigint();
+const fmt = (x, d = 0) => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+
+/** Baseline: walk every folder and read every file, no rules at all. */
+async function plainWalk(dir) {
+  let files = 0;
+  let bytes = 0;
+  const walk = async (d) => {
+    const entries = await fs.promises.readdir(d, { withFileTypes: true });
+    await Promise.all(entries.map(async (e) => {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) return walk(p);
+      const b = await fs.promises.readFile(p);
+      files++;
+      bytes += b.length;
+    }));
+  };
+  await walk(dir);
+  return { files, bytes };
+}
+
+function touch(file, marker) {
+  const text = fs.readFileSync(file, 'utf8');
+  fs.writeFileSync(file, text.replace(/return Math.min\(limit, /, `return Math.min(limit + ${marker}, `).replace(/return min\(total, limit\)/, `return min(total, limit + ${marker})`));
+}
+
+async function editAndMeasure(log, engine, abs) {
+  const before = engine.fedTokens;
+  const t0 = now();
+  log.notify({ type: 'saved', path: abs });
+  await log.flush();
+  const elapsed = ms(t0);
+  const t = log.table();
+  const display = path.relative(log._root, abs).split(path.sep).join('/');
+  const live = t.segs.filter((s) => s.path === display && !s.stale && s.kind === 'file');
+  const fileTokens = live.reduce((n, s) => n + s.tokens, 0);
+  const last = t.segs[t.segs.length - 1];
+  return { fed: engine.fedTokens - before, fileTokens, partTokens: last.tokens, refed: log.status().lastUpdate?.refedTokens ?? 0, ms: elapsed };
+}
+
+// ------------------------------------------------------------------ run
+
+async function main() {
+  const vocab = path.resolve(root, '..', 'shared', 'vocab', 'rwkv_vocab_v20230424.txt');
+  if (!fs.existsSync(vocab)) {
+    console.error(`no World vocabulary at ${vocab}`);
+    process.exit(1);
+  }
+  let t0 = now();
+  const tokenizer = WorldTokenizer.fromFile(vocab);
+  const vocabMs = ms(t0);
+  const outliner = await SyntaxOutliner.create();
+  console.log(`date: ${new Date().toISOString()}  node ${process.version}  cpu: ${os.cpus()[0]?.model ?? '?'} x${os.cpus().length}  mem ${fmt(os.totalmem() / 2 ** 30, 1)} GiB`);
+  console.log(`World vocabulary loaded in ${fmt(vocabMs)} ms (${tokenizer.vocabSize} tokens); tree-sitter ${outliner.available ? 'on' : 'off'}`);
+  const results = [];
+  for (const n of SIZES) {
+    const dir = path.join(os.tmpdir(), `rwkvx-bench-context-${n}`);
+    const store = path.join(os.tmpdir(), `rwkvx-bench-context-${n}-store`);
+    fs.rmSync(store, { recursive: true, force: true });
+    const files = generate(dir, n);
+    const folders = [{ name: 'bench', path: dir, filesExclude: { '**/.DS_Store': true } }];
+
+    // Baseline and scan, each twice; the second (warm cache) run counts.
+    let base, baseMs, report, scanMs;
+    for (let i = 0; i < 2; i++) {
+      t0 = now(); base = await plainWalk(dir); baseMs = ms(t0);
+      t0 = now(); report = await new Discovery(new NodeFileSystem(), folders).scan(); scanMs = ms(t0);
+    }
+    t0 = now();
+    let tokens = 0;
+    for (const f of report.included) tokens += tokenizer.count(f.text);
+    const tokMs = ms(t0);
+
+    // The context log over a counting engine: build, edits, compaction, reopen.
+    const engine = new FakeEngine({ tokenizer, contextLength: 1 << 26, chunk: 1 << 16 });
+    const mk = (eng) => {
+      const l = new ContextLog({ fs: new NodeFileSystem(), engine: eng, clock: systemClock, folders, storage: new FolderStorage(store) }, {
+        outliner, budgetTokens: 1 << 26, reserveShare: 0.05, idleCompactMs: 0, staleThreshold: 1, saveDebounceMs: 1e9,
+      });
+      l._root = dir;
+      return l;
+    };
+    const log = mk(engine);
+    t0 = now();
+    await log.start();
+    const buildMs = ms(t0);
+    const st = log.status();
+
+    // Edits. Hot: the file last edited (it ends the stream); cold: one from the middle.
+    const hotFile = path.join(dir, files[Math.floor(files.length * 0.37)]);
+    touch(hotFile, 1);
+    await editAndMeasure(log, engine, hotFile); // now it is hot
+    touch(hotFile, 2);
+    const hot = await editAndMeasure(log, engine, hotFile);
+    const cold = path.join(dir, files.filter((f) => f.endsWith('.ts'))[Math.floor(files.length * 0.5)]);
+    touch(cold, 3);
+    const coldEdit = await editAndMeasure(log, engine, cold);
+    const huge = path.join(dir, 'packages/p0/src/huge0.ts'); // early in the stream: compaction reuses little
+    touch(huge, 4);
+    const hugeEdit = await editAndMeasure(log, engine, huge);
+
+    t0 = now();
+    const fedBefore = engine.fedTokens;
+    await log.compactNow();
+    await log.flush();
+    const compactMs = ms(t0);
+    const compact = log.status().lastBuild;
+    const compactFed = engine.fedTokens - fedBefore;
+
+    t0 = now();
+    await log.save();
+    const saveMs = ms(t0);
+    const tokensInContext = log.status().tokensInContext;
+    await log.dispose({ save: false });
+
+    const engine2 = new FakeEngine({ tokenizer, contextLength: 1 << 26, chunk: 1 << 16 });
+    const log2 = mk(engine2);
+    t0 = now();
+    await log2.start();
+    const reopenMs = ms(t0);
+    const reopen = { fed: engine2.fedTokens, tokenized: engine2.tokenizeCalls, reused: log2.status().restore?.reused };
+    await log2.dispose({ save: false });
+
+    const r = {
+      files: n, included: report.included.length, skipped: report.skipped.length, mb: report.bytes / 1e6,
+      baseMs, baseFiles: base.files, scanMs, tokens, tokMs, buildMs, streamTokens: st.tokensInContext, segments: st.segments,
+      hot, cold: coldEdit, huge: hugeEdit, compactMs, compactFed, compactReused: compact?.reusedTokens ?? 0,
+      saveMs, reopenMs, reopen, tokensInContext,
+    };
+    results.push(r);
+    console.log(`\n== ${fmt(n)} files (${fmt(r.included)} included, ${fmt(r.skipped)} skipped entries, ${fmt(r.mb, 1)} MB of text)`);
+    console.log(`scan (rules, sniffing, hashing): ${fmt(scanMs)} ms; baseline plain walk + read of all ${fmt(base.files)} files: ${fmt(baseMs)} ms; ratio ${fmt(scanMs / baseMs, 2)}`);
+    console.log(`tokens (World, greedy): ${fmt(tokens)} in ${fmt(tokMs)} ms (${fmt(r.mb / (tokMs / 1000), 1)} MB/s); stream with headers: ${fmt(st.tokensInContext)} tokens in ${fmt(st.segments)} segments`);
+    console.log(`first build through the counting engine: ${fmt(buildMs)} ms (scan + order + split + tokenize + feed bookkeeping)`);
+    console.log(`hot edit (last file of the tail): fed ${fmt(hot.fed)} tokens for a ${fmt(hot.fileTokens)}-token file (ratio ${fmt(hot.fed / hot.fileTokens, 3)}), ${fmt(hot.ms)} ms to current`);
+    console.log(`cold edit: fed ${fmt(coldEdit.fed)} tokens for a ${fmt(coldEdit.fileTokens)}-token file (ratio ${fmt(coldEdit.fed / coldEdit.fileTokens, 3)}), ${fmt(coldEdit.ms)} ms to current`);
+    console.log(`cold edit of a huge split file: fed ${fmt(hugeEdit.fed)} tokens (one part) of ${fmt(hugeEdit.fileTokens)} (ratio ${fmt(hugeEdit.fed / hugeEdit.fileTokens, 3)}), ${fmt(hugeEdit.ms)} ms`);
+    console.log(`compaction: ${fmt(compactMs)} ms, fed ${fmt(compactFed)}, reused ${fmt(r.compactReused)} of ${fmt(tokensInContext)} tokens`);
+    console.log(`save: ${fmt(saveMs)} ms; reopen: ${fmt(reopenMs)} ms, fed ${fmt(reopen.fed)} tokens, tokenized ${reopen.tokenized} texts, reused ${reopen.reused}`);
+    if (!KEEP) { fs.rmSync(dir, { recursive: true, force: true }); fs.rmSync(store, { recursive: true, force: true }); }
+  }
+  console.log('\nJSON ' + JSON.stringify(results));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

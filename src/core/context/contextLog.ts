@@ -183,7 +183,16 @@ export class ContextLog {
     this.outliner = options.outliner ?? undefined;
     this.outlinerOff = options.outliner === null;
     this.seedRecent = options.recentEdits;
-    this.discovery = new Discovery(deps.fs, deps.folders, options.discovery);
+    this.discovery = new Discovery(deps.fs, deps.folders, {
+      ...options.discovery,
+      onProgress: (done, total) => {
+        options.discovery?.onProgress?.(done, total);
+        this.emitProgress({
+          phase: 'scan', filesDone: done, filesTotal: total, tokensDone: 0, tokensTotal: 0,
+          tokensPerSecond: 0, secondsLeft: undefined, done: done === total,
+        });
+      },
+    });
     this.queue = new ChangeQueue(deps.clock, { ...DEFAULT_TIMING, ...options.timing }, (b) => this.onBatch(b));
     this.startedPromise = new Promise((r) => (this.resolveStarted = r));
   }
@@ -594,9 +603,7 @@ export class ContextLog {
   // ======================================================= fresh streams
 
   private async currentFiles(): Promise<IncludedFile[]> {
-    const phase = new ProgressTracker(this.clock, 'scan', 0, 0, (e) => this.emitProgress(e));
     const report = await this.discovery.scan();
-    phase.update(report.included.length, 0);
     const files = new Map(report.included.map((f) => [f.abs, f] as const));
     const skipped = report.skipped;
     // Unsaved text wins over the disk.

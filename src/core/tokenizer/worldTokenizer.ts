@@ -5,10 +5,15 @@ import { readFileSync } from 'node:fs';
 import { parsePyLiteral } from './pyLiteral';
 
 export class WorldTokenizer {
-  // Trie: node 0 is the root. Children live in a hash map keyed by node*256+byte;
-  // the root's children are dense because every byte is a token.
+  // Trie: node 0 is the root. Children live in an open-addressing hash table
+  // keyed by node*256+byte (typed arrays: no boxing, few cache misses); the
+  // root's children are dense because every byte is a token.
   private readonly rootChild = new Int32Array(256).fill(-1);
-  private readonly children = new Map<number, number>();
+  private keys = new Int32Array(1 << 20).fill(-1);
+  private vals = new Int32Array(1 << 20);
+  private used = 0;
+  /** 32 - log2(table size): multiplicative hashing keeps the high bits. */
+  private shift = 12;
   private tokenOf: Int32Array = new Int32Array(1024).fill(0);
   private nodeCount = 1;
   private readonly bytesOf: Uint8Array[] = [];
@@ -42,11 +47,45 @@ export class WorldTokenizer {
 
   get vocabSize(): number { return this.bytesOf.length; }
 
+  private slot(key: number): number {
+    const mask = this.keys.length - 1;
+    let i = Math.imul(key, 0x9e3779b1) >>> this.shift;
+    while (this.keys[i] !== -1 && this.keys[i] !== key) i = (i + 1) & mask;
+    return i;
+  }
+
+  private child(node: number, byte: number): number {
+    const key = node * 256 + byte;
+    const mask = this.keys.length - 1;
+    let i = Math.imul(key, 0x9e3779b1) >>> this.shift;
+    for (;;) {
+      const k = this.keys[i];
+      if (k === key) return this.vals[i];
+      if (k === -1) return -1;
+      i = (i + 1) & mask;
+    }
+  }
+
+  private setChild(node: number, byte: number, next: number): void {
+    if ((this.used + 1) * 2 > this.keys.length) {
+      const oldK = this.keys, oldV = this.vals;
+      this.keys = new Int32Array(oldK.length * 2).fill(-1);
+      this.vals = new Int32Array(oldK.length * 2);
+      this.shift--;
+      for (let j = 0; j < oldK.length; j++) if (oldK[j] !== -1) { const s = this.slot(oldK[j]); this.keys[s] = oldK[j]; this.vals[s] = oldV[j]; }
+    }
+    const key = node * 256 + byte;
+    const s = this.slot(key);
+    if (this.keys[s] === -1) this.used++;
+    this.keys[s] = key;
+    this.vals[s] = next;
+  }
+
   private insert(bytes: Uint8Array, id: number): void {
     let node = 0;
     for (let i = 0; i < bytes.length; i++) {
       const b = bytes[i];
-      let next = node === 0 ? this.rootChild[b] : (this.children.get(node * 256 + b) ?? -1);
+      let next = node === 0 ? this.rootChild[b] : this.child(node, b);
       if (next < 0) {
         next = this.nodeCount++;
         if (next >= this.tokenOf.length) {
@@ -54,7 +93,7 @@ export class WorldTokenizer {
           grown.set(this.tokenOf);
           this.tokenOf = grown;
         }
-        if (node === 0) this.rootChild[b] = next; else this.children.set(node * 256 + b, next);
+        if (node === 0) this.rootChild[b] = next; else this.setChild(node, b, next);
       }
       node = next;
     }
@@ -70,8 +109,8 @@ export class WorldTokenizer {
       let bestId = this.tokenOf[node];
       let bestLen = 1;
       for (let j = i + 1; j < bytes.length; j++) {
-        const next = this.children.get(node * 256 + bytes[j]);
-        if (next === undefined) break;
+        const next = this.child(node, bytes[j]);
+        if (next < 0) break;
         node = next;
         const id = this.tokenOf[node];
         if (id !== 0) { bestId = id; bestLen = j - i + 1; }

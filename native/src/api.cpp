@@ -15,6 +15,9 @@
 #include "serialize.h"
 #include "session.h"
 #include "tokenizer.h"
+#if RWKVX_CUDA
+#include "cuda/cuda_backend.h"
+#endif
 
 using namespace rwkvx;
 
@@ -109,7 +112,12 @@ int rwkvx_abi_version(void) { return RWKVX_ABI_VERSION; }
 
 const char* rwkvx_build_info(void) {
   static const std::string info = std::string("rwkvx engine abi ") + std::to_string(RWKVX_ABI_VERSION) +
-                                  "; cpu kernels: " + kernels().name + "; backends: cpu";
+                                  "; cpu kernels: " + kernels().name +
+#if RWKVX_CUDA
+                                  "; backends: cpu, cuda";
+#else
+                                  "; backends: cpu";
+#endif
   return info.c_str();
 }
 
@@ -133,9 +141,18 @@ rwkvx_status rwkvx_model_load(const char* path, const rwkvx_model_params* params
     if (p.n_threads < 0) fail(RWKVX_ERR_INVALID_ARGUMENT, "n_threads must be >= 0");
     std::string note;
     switch (p.device) {
+#if RWKVX_CUDA
+      case RWKVX_DEVICE_AUTO: break;
+      case RWKVX_DEVICE_CUDA: {
+        const cuda::Probe pr = cuda::probe(p.device_index);  // fail before reading the file
+        if (!pr.ok) fail(RWKVX_ERR_DEVICE, "device cuda:%d requested but no usable GPU: %s", p.device_index, pr.why.c_str());
+        break;
+      }
+#else
       case RWKVX_DEVICE_AUTO: note = "CUDA backend not built into this engine; using the CPU"; break;
-      case RWKVX_DEVICE_CPU: break;
       case RWKVX_DEVICE_CUDA: fail(RWKVX_ERR_UNSUPPORTED, "device cuda:%d requested but this engine has no CUDA backend", p.device_index);
+#endif
+      case RWKVX_DEVICE_CPU: break;
       default: fail(RWKVX_ERR_INVALID_ARGUMENT, "unknown device kind %d", static_cast<int>(p.device));
     }
     auto m = std::make_unique<rwkvx_model>();
@@ -144,6 +161,25 @@ rwkvx_status rwkvx_model_load(const char* path, const rwkvx_model_params* params
     m->rt = std::make_unique<Runtime>(threads);
     m->rt->kernels = &kernels();
     m->device = std::string("CPU (") + m->rt->kernels->name + ", " + std::to_string(threads) + " threads)";
+#if RWKVX_CUDA
+    // AUTO takes the GPU when one is usable and the model fits, else says why not.
+    if (p.device != RWKVX_DEVICE_CPU) {
+      const cuda::Probe pr = cuda::probe(p.device_index);
+      if (pr.ok) {
+        try {
+          m->rt->backend = cuda::make_backend(*m->model, p.device_index, &note);
+          m->device = pr.name + " (cuda:" + std::to_string(p.device_index) + ")";
+        } catch (const Error& e) {
+          if (p.device == RWKVX_DEVICE_CUDA) throw;
+          note = std::string("CUDA not used (") + e.what() + "); using the CPU";
+        }
+      } else if (p.device == RWKVX_DEVICE_CUDA) {
+        fail(RWKVX_ERR_DEVICE, "device cuda:%d requested but no usable GPU: %s", p.device_index, pr.why.c_str());
+      } else {
+        note = "no usable GPU (" + pr.why + "); using the CPU";
+      }
+    }
+#endif
     m->device_note = note;
     *out = m.release();
   });

@@ -14,11 +14,23 @@
 
 namespace rwkvx {
 
+class Executor;
+struct Runtime;
+
+// A non-CPU backend (the CUDA one): holds the model's device weights and makes
+// executors for sessions. A Runtime without one makes CPU executors.
+class ExecutorFactory {
+ public:
+  virtual ~ExecutorFactory() = default;
+  virtual std::unique_ptr<Executor> make(const Model& model, Runtime& rt, rwkvx_kv_type kv_type) = 0;
+};
+
 // Per-model run-time resources shared by its sessions.
 struct Runtime {
   explicit Runtime(int n_threads) : pool(n_threads) {}
   ThreadPool pool;
   const KernelSet* kernels = nullptr;
+  std::unique_ptr<ExecutorFactory> backend;  // null: CPU
   OpContext ctx() { return OpContext{kernels, &pool}; }
 };
 
@@ -53,8 +65,15 @@ class Executor {
   virtual std::vector<uint8_t> read_kv() const = 0;
   virtual void write_kv(const uint8_t* data, size_t size, int64_t n) = 0;
   virtual size_t kv_bytes_per_token() const = 0;  // over all attention blocks
+  // Tokens per forward call the backend runs best with (0: the session's default).
+  virtual int preferred_chunk() const { return 0; }
 };
 
 std::unique_ptr<Executor> make_cpu_executor(const Model& model, Runtime& rt, rwkvx_kv_type kv_type);
+
+// The runtime's backend when it has one, else the CPU.
+inline std::unique_ptr<Executor> make_executor(const Model& model, Runtime& rt, rwkvx_kv_type kv_type) {
+  return rt.backend ? rt.backend->make(model, rt, kv_type) : make_cpu_executor(model, rt, kv_type);
+}
 
 }  // namespace rwkvx

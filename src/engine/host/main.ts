@@ -37,6 +37,9 @@ function main(): void {
       }
     });
   }
+  // Ctrl-C in a terminal reaches the whole process group; the front end
+  // decides what to stop (it aborts the engine call), not this process.
+  process.on('SIGINT', () => undefined);
   // The front end went away: nothing left to serve.
   process.on('disconnect', () => {
     host.disposeAll();

@@ -24,6 +24,8 @@ function start(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv;
     cwd: options.cwd ?? repoRoot(),
     env: { ...process.env, ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
+    // Its own process group, so Ctrl-C can be sent the way a terminal does.
+    detached: true,
   });
   let stdout = '';
   let stderr = '';
@@ -128,7 +130,8 @@ describe('rwkvx probes', () => {
 
   it('Ctrl-C during generation stops the engine call and exits 130', async () => {
     const run = start(['generate', '--model', model7, '--prompt', 'x', '--max-tokens', '100000000']);
-    run.child.stdout!.once('data', () => run.child.kill('SIGINT'));
+    // Like a terminal's Ctrl-C: the whole process group, the engine process included.
+    run.child.stdout!.once('data', () => process.kill(-run.child.pid!, 'SIGINT'));
     const r = await run.done;
     assert.equal(r.code, 130, r.stderr);
     assert.match(r.stderr, /interrupted/);
@@ -184,7 +187,7 @@ describe('rwkvx in a repository', () => {
     for (let i = 0; i < 40; i++) fs.writeFileSync(path.join(big, `f${i}.txt`), `line ${i} of a long file\n`.repeat(4000));
     const run = start(['ask', 'q', '--model', model7, '--ctx', '10000000'], { cwd: big });
     run.child.stderr!.on('data', (s: string) => {
-      if (s.includes('model:')) run.child.kill('SIGINT');
+      if (s.includes('model:')) process.kill(-run.child.pid!, 'SIGINT');
     });
     const r = await run.done;
     assert.equal(r.code, 130, r.stderr);

@@ -96,7 +96,6 @@ function generate(dir, n) {
   write('package-lock.json', JSON.stringify({ lockfileVersion: 3, packages: {} }) + '\n');
   let made = 3;
   const packages = Math.max(4, Math.round(n / 250));
-  const files = [];
   while (made < n) {
     const pkg = `packages/p${Math.floor(r() * packages)}`;
     const sub = ['src', 'src/core', 'src/util', 'test', 'docs'][Math.floor(r() * 5)];
@@ -109,11 +108,10 @@ function generate(dir, n) {
     else if (r() < 0.3) { rel = `${pkg}/${sub}/mod${idx}.py`; text = pyFile(r, `mod${idx}`, lines); }
     else { rel = `${pkg}/${sub}/mod${idx}.ts`; text = tsFile(r, `mod${idx}`, lines); }
     write(rel, text);
-    files.push(rel);
     made++;
   }
   // A few huge files that get split into parts.
-  for (let i = 0; i < Math.max(2, n / 1000); i++) write(`packages/p0/src/huge${i}.ts`, tsFile(r, `huge${i}`, 3000));
+  for (let i = 0; i < Math.max(2, n / 1000); i++) write(`packages/p${packages - 1 - i}/src/huge${i}.ts`, tsFile(r, `huge${i}`, 3000));
   // What must stay out: dependencies, build output, logs, binaries, secrets, bundles.
   for (let i = 0; i < n / 10; i++) write(`node_modules/dep${i % 50}/index${i}.js`, 'module.exports = 1;\n');
   for (let i = 0; i < 20; i++) write(`build/out${i}.js`, 'console.log(1);\n');
@@ -121,7 +119,7 @@ function generate(dir, n) {
   write('assets/logo.png', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 0]));
   write('.env', 'TOKEN=placeholder\n');
   write('packages/p0/dist.min.js', 'var a=' + '1,'.repeat(5000) + '1;\n');
-  return files;
+  return { hugeFile: `packages/p${packages - 1}/src/huge0.ts` };
 }
 
 // -------------------------------------------------------------- helpers
@@ -186,7 +184,8 @@ async function main() {
     const dir = path.join(os.tmpdir(), `rwkvx-bench-context-${n}`);
     const store = path.join(os.tmpdir(), `rwkvx-bench-context-${n}-store`);
     fs.rmSync(store, { recursive: true, force: true });
-    const files = generate(dir, n);
+    const { hugeFile } = generate(dir, n);
+    if (args.includes('--generate-only')) { console.log(`generated ${dir}`); continue; }
     const folders = [{ name: 'bench', path: dir, filesExclude: { '**/.DS_Store': true } }];
 
     // Baseline and scan, each twice; the second (warm cache) run counts.
@@ -215,16 +214,19 @@ async function main() {
     const buildMs = ms(t0);
     const st = log.status();
 
-    // Edits. Hot: the file last edited (it ends the stream); cold: one from the middle.
-    const hotFile = path.join(dir, files[Math.floor(files.length * 0.37)]);
+    // Edits, chosen by position in the stream: the first at 40 % (edited twice:
+    // the second time it is the hot tail's last file), a cold one at 60 %.
+    const code = log.table().segs.filter((x) => x.kind === 'file' && x.part === 0 && /\.(ts|py)$/.test(x.path));
+    const at = (share) => path.join(dir, code[Math.floor(code.length * share)].path);
+    const hotFile = at(0.4);
     touch(hotFile, 1);
     await editAndMeasure(log, engine, hotFile); // now it is hot
     touch(hotFile, 2);
     const hot = await editAndMeasure(log, engine, hotFile);
-    const cold = path.join(dir, files.filter((f) => f.endsWith('.ts'))[Math.floor(files.length * 0.5)]);
+    const cold = at(0.6);
     touch(cold, 3);
     const coldEdit = await editAndMeasure(log, engine, cold);
-    const huge = path.join(dir, 'packages/p0/src/huge0.ts'); // early in the stream: compaction reuses little
+    const huge = path.join(dir, hugeFile);
     touch(huge, 4);
     const hugeEdit = await editAndMeasure(log, engine, huge);
 
@@ -264,7 +266,7 @@ async function main() {
     console.log(`hot edit (last file of the tail): fed ${fmt(hot.fed)} tokens for a ${fmt(hot.fileTokens)}-token file (ratio ${fmt(hot.fed / hot.fileTokens, 3)}), ${fmt(hot.ms)} ms to current`);
     console.log(`cold edit: fed ${fmt(coldEdit.fed)} tokens for a ${fmt(coldEdit.fileTokens)}-token file (ratio ${fmt(coldEdit.fed / coldEdit.fileTokens, 3)}), ${fmt(coldEdit.ms)} ms to current`);
     console.log(`cold edit of a huge split file: fed ${fmt(hugeEdit.fed)} tokens (one part) of ${fmt(hugeEdit.fileTokens)} (ratio ${fmt(hugeEdit.fed / hugeEdit.fileTokens, 3)}), ${fmt(hugeEdit.ms)} ms`);
-    console.log(`compaction: ${fmt(compactMs)} ms, fed ${fmt(compactFed)}, reused ${fmt(r.compactReused)} of ${fmt(tokensInContext)} tokens`);
+    console.log(`compaction (first stale copy at 40 % of the stream): ${fmt(compactMs)} ms, fed ${fmt(compactFed)}, reused ${fmt(r.compactReused)} of ${fmt(tokensInContext)} tokens (${fmt(100 * r.compactReused / tokensInContext, 1)} %)`);
     console.log(`save: ${fmt(saveMs)} ms; reopen: ${fmt(reopenMs)} ms, fed ${fmt(reopen.fed)} tokens, tokenized ${reopen.tokenized} texts, reused ${reopen.reused}`);
     if (!KEEP) { fs.rmSync(dir, { recursive: true, force: true }); fs.rmSync(store, { recursive: true, force: true }); }
   }

@@ -841,6 +841,7 @@ export class ContextLog {
       if (!base) return;
       const built = await this.buildFresh({ kind: reuse ? 'compact' : 'rebuild', reason, reuse: reuse ? base : undefined });
       if (!built) { this.changesDuringCompaction = undefined; return; }
+      let swapped = false;
       await this.enqueue(async () => {
         const changes = this.changesDuringCompaction ?? new Map();
         this.changesDuringCompaction = undefined;
@@ -849,12 +850,16 @@ export class ContextLog {
           const plan = planUpdate(built.table.segs, built.table.hotStart, changes, this.clock.now());
           if (!plan.noop) {
             const res = await this.executePlan(built, plan, false, changes.size);
-            if (!res) { await this.discard(built); return; }
+            if (!res) return;
             next = res;
           }
         }
         await this.swap(next);
+        swapped = true;
         this.afterCompaction();
+      }).finally(async () => {
+        // Disposed (or failed) before the swap: the new stream has no owner.
+        if (!swapped) await this.discard(built);
       });
     })().catch((e) => this.fail(e)).finally(() => {
       this.compaction = undefined;

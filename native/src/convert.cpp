@@ -563,7 +563,6 @@ void convert_checkpoint(const Source& src, const Dict& d, const std::string& in_
   write_vocab(w, vocab, hp.V);
 
   const Progress prog{opt, plan.size()};
-  prog.at(0);
   add_planned(w, plan, opt.matrix_type, prog);
   w.write(out_path);
 }
@@ -607,7 +606,6 @@ void convert_gguf(const std::string& in_path, const std::string& out_path, const
 
   const std::vector<TensorView>& ts = g.tensors();
   const Progress prog{opt, ts.size()};
-  prog.at(0);
   for (size_t k = 0; k < ts.size(); ++k) {
     const TensorView* t = &ts[k];
     auto ends = [&](const char* s) {

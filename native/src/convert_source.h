@@ -58,6 +58,8 @@ void check_strided_bounds(const SrcTensor& t, uint64_t storage_elems, const std:
 // A torch.save zip (.pth): state dict tensors. Compressed entries and the
 // legacy (pre-1.6) format are reported as unsupported.
 Source read_torch_pth(const std::string& path);
+// The same over bytes in memory (not copied: they must outlive the Source).
+Source read_torch_pth_memory(const uint8_t* data, size_t size, const std::string& origin);
 // A .safetensors file, or a folder holding one or more of them (+ config.json).
 Source read_safetensors(const std::string& path);
 

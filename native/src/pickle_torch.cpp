@@ -15,7 +15,10 @@ namespace rwkvx {
 namespace {
 
 struct Obj;
-using Val = std::shared_ptr<Obj>;
+// Objects live in the unpickler's arena and refer to each other by plain
+// pointers: a hostile pickle can build cycles (a list appended to itself),
+// which reference counting would leak.
+using Val = Obj*;
 
 struct Obj {
   enum Kind { None, Bool, Int, Float, Str, Bytes, Tuple, List, Dict, Global, Storage, Tensor, Other } kind = None;
@@ -27,12 +30,6 @@ struct Obj {
   Val storage;                // Tensor
   std::vector<int64_t> shape, stride;
 };
-
-Val mk(Obj::Kind k) {
-  auto v = std::make_shared<Obj>();
-  v->kind = k;
-  return v;
-}
 
 const char* kind_name(Obj::Kind k) {
   static const char* n[] = {"None", "bool", "int", "float", "str", "bytes", "tuple", "list",
@@ -53,6 +50,12 @@ StorageInfo storage_type(const std::string& name) {
 class Unpickler {
  public:
   Unpickler(const uint8_t* p, size_t n, const std::string& origin) : p_(p), n_(n), origin_(origin) {}
+
+  Val mk(Obj::Kind k) {
+    arena_.push_back(std::make_unique<Obj>());
+    arena_.back()->kind = k;
+    return arena_.back().get();
+  }
 
   Val run() {
     while (true) {
@@ -204,7 +207,7 @@ class Unpickler {
   }
   void push(Val v) {
     if (stack_.size() > (1u << 24)) bad("stack too deep");
-    stack_.push_back(std::move(v));
+    stack_.push_back(v);
   }
   void push_int(int64_t v) {
     Val x = mk(Obj::Int);
@@ -219,7 +222,7 @@ class Unpickler {
   }
   Val pop() {
     if (stack_.empty() || (!marks_.empty() && stack_.size() <= marks_.back())) bad("stack underflow");
-    Val v = std::move(stack_.back());
+    Val v = stack_.back();
     stack_.pop_back();
     return v;
   }
@@ -319,6 +322,7 @@ class Unpickler {
   size_t n_;
   size_t pos_ = 0;
   const std::string& origin_;
+  std::vector<std::unique_ptr<Obj>> arena_;
   std::vector<Val> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint32_t, Val> memo_;
@@ -385,6 +389,23 @@ std::vector<float> SrcTensor::to_f32() const {
       default: return 0.f;
     }
   };
+  // Contiguous (the usual case): one pass per type.
+  bool contiguous = true;
+  int64_t expect = 1;
+  for (size_t d = shape.size(); d-- > 0;) {
+    if (shape[d] != 1 && stride[d] != expect) contiguous = false;
+    expect *= shape[d];
+  }
+  if (contiguous) {
+    const uint8_t* p = data + static_cast<size_t>(offset) * es;
+    float* o = out.data();
+    switch (type) {
+      case SrcType::F32: std::memcpy(o, p, static_cast<size_t>(n) * 4); return out;
+      case SrcType::F16: for (int64_t i = 0; i < n; ++i) { uint16_t v; std::memcpy(&v, p + 2 * i, 2); o[i] = fp16_to_f32(v); } return out;
+      case SrcType::BF16: for (int64_t i = 0; i < n; ++i) { uint16_t v; std::memcpy(&v, p + 2 * i, 2); o[i] = bf16_to_f32(v); } return out;
+      default: break;
+    }
+  }
   // Walk the index space in row-major order with an odometer over the dims.
   const size_t nd = shape.size();
   std::vector<int64_t> idx(nd, 0);
@@ -407,12 +428,15 @@ std::vector<float> SrcTensor::to_f32() const {
 }
 
 Source read_torch_pth(const std::string& path) {
+  auto file = MappedFile::open(path);
+  Source src = read_torch_pth_memory(file->data(), file->size(), path);
+  src.files.push_back(file);
+  return src;
+}
+
+Source read_torch_pth_memory(const uint8_t* d, size_t n, const std::string& path) {
   Source src;
   src.kind = "pth";
-  auto file = MappedFile::open(path);
-  src.files.push_back(file);
-  const uint8_t* d = file->data();
-  const size_t n = file->size();
   if (n >= 2 && d[0] == 0x80 && d[1] <= 5) {
     fail(RWKVX_ERR_UNSUPPORTED, "%s: legacy (pre-zip) torch serialization is not supported; re-save it with a recent torch", path.c_str());
   }

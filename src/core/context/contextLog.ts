@@ -100,7 +100,15 @@ export interface ContextStatus {
   lastUpdate?: UpdateStats;
   lastBuild?: BuildStats;
   /** How the session was obtained at start. */
-  restore?: { reused: boolean; reason?: string; ms: number };
+  restore?: {
+    reused: boolean; reason?: string; ms: number;
+    /** Reading and checking the save, loading it into the engine. */
+    loadMs?: number;
+    /** Re-judging and hashing the workspace, feeding what changed. */
+    catchUpMs?: number;
+    /** Tokens fed to catch up with changes made while closed. */
+    catchUpTokens?: number;
+  };
   lastSave?: { bytes: number; ms: number };
   error?: string;
 }
@@ -234,11 +242,13 @@ export class ContextLog {
           fingerprint: this.info.fingerprint, optionsKey: this.optionsKey,
         }, this.blobCache);
         if (loaded) {
+          const loadMs = this.clock.now() - t0;
           this.current = { session: loaded.session, table: loaded.table };
           this.recentEdits = loaded.recentEdits;
           // Bring it up to date with what changed on disk while closed.
           const refed = await this.reconcileAfterOpen();
-          this.stats.restore = { reused: true, ms: this.clock.now() - t0 };
+          const ms = this.clock.now() - t0;
+          this.stats.restore = { reused: true, ms, loadMs, catchUpMs: ms - loadMs, catchUpTokens: refed };
           this.deps.logger?.info(`context reopened: ${tableEnd(this.current.table)} tokens, ${refed} fed to catch up`);
           this.setState(this.paused ? 'paused' : 'ready');
           return;
@@ -623,13 +633,13 @@ export class ContextLog {
     return splitFile(file.path, file.text, this.outliner, this.splitOpts);
   }
 
-  private fileSeg(header: 'file' | 'updated', file: string, p: FilePart, mtimeMs: number): { seg: Seg; text: string } {
+  private fileSeg(header: 'file' | 'updated', file: string, p: FilePart, mtimeMs: number, fileHash?: string): { seg: Seg; text: string } {
     const text = fileSegmentText(header, file, p);
     return {
       text,
       seg: {
         kind: 'file', path: file, part: p.part, parts: p.parts, header, contentHash: p.hash, textHash: hashText(text),
-        start: 0, tokens: 0, stale: false, mtimeMs,
+        start: 0, tokens: 0, stale: false, mtimeMs, ...(fileHash ? { fileHash } : {}),
       },
     };
   }
@@ -656,7 +666,7 @@ export class ContextLog {
     });
     for (const { file, tier } of ordered) {
       for (const p of await this.partsOf(file)) {
-        drafts.push({ ...this.fileSeg('file', file.path, p, file.mtimeMs), tier, file: file.path, hash: file.hash });
+        drafts.push({ ...this.fileSeg('file', file.path, p, file.mtimeMs, file.hash), tier, file: file.path, hash: file.hash });
       }
     }
 
@@ -892,7 +902,7 @@ export class ContextLog {
     this.skipped = this.skipped.filter((s) => s.path !== display && s.path !== display + '/');
     switch (v.kind) {
       case 'file':
-        out.set(display, { parts: await this.partsOf(v.file), mtimeMs: v.file.mtimeMs });
+        out.set(display, { parts: await this.partsOf(v.file), mtimeMs: v.file.mtimeMs, hash: v.file.hash });
         this.rememberHash(display, v.file.hash, table);
         return;
       case 'skipped':
@@ -911,7 +921,7 @@ export class ContextLog {
         for (const f of report.included) {
           found.add(f.path);
           const text = this.overlays.get(f.abs) ?? f.text;
-          out.set(f.path, { parts: await this.partsOf({ path: f.path, text }), mtimeMs: f.mtimeMs });
+          out.set(f.path, { parts: await this.partsOf({ path: f.path, text }), mtimeMs: f.mtimeMs, hash: hashText(text) });
           this.rememberHash(f.path, hashText(text), table);
         }
         this.skipped = this.skipped.filter((s) => !under(s.path)).concat(report.skipped);
@@ -995,7 +1005,7 @@ export class ContextLog {
           ? { text: deletedSegmentText(item.path), seg: {
             kind: 'deleted' as const, path: item.path, part: 0, parts: 0, header: 'deleted' as const, contentHash: '',
             textHash: hashText(deletedSegmentText(item.path)), start: 0, tokens: 0, stale: false, mtimeMs: item.mtimeMs } }
-          : this.fileSeg(item.header, item.path, item.part, item.mtimeMs);
+          : this.fileSeg(item.header, item.path, item.part, item.mtimeMs, item.fileHash);
         const ids = await this.engine.tokenize(made.text);
         seg = { ...made.seg, start: pos, tokens: ids.length, ids };
         fresh += ids.length;
@@ -1075,14 +1085,15 @@ export class ContextLog {
       const segs = live.get(f.path);
       if (!segs) {
         if (cur.table.leftOut.get(f.path) === f.hash) continue;
-        changes.set(f.path, { parts: await this.partsOf(f), mtimeMs: f.mtimeMs });
+        changes.set(f.path, { parts: await this.partsOf(f), mtimeMs: f.mtimeMs, hash: f.hash });
         continue;
       }
-      // Whole files compare by hash without splitting; split ones need their parts.
+      // Whole files compare by hash without splitting; split ones too when no part was updated alone.
       if (segs.length === 1 && segs[0].part === 0 && segs[0].contentHash === f.hash) continue;
+      if (segs.every((s) => s.fileHash === f.hash) && segs.length === segs[0].parts) continue;
       const parts = await this.partsOf(f);
       const same = parts.length === segs.length && parts.every((p) => segs.some((s) => s.part === p.part && s.parts === p.parts && s.contentHash === p.hash));
-      if (!same) changes.set(f.path, { parts, mtimeMs: f.mtimeMs });
+      if (!same) changes.set(f.path, { parts, mtimeMs: f.mtimeMs, hash: f.hash });
     }
     for (const p of [...cur.table.leftOut.keys()]) if (!now.has(p)) cur.table.leftOut.delete(p);
     if (changes.size === 0) return 0;

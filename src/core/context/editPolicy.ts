@@ -13,11 +13,13 @@ import type { Seg, SegHeader } from './table';
 export interface FileChange {
   parts: FilePart[];
   mtimeMs: number;
+  /** Hash of the whole file. */
+  hash?: string;
 }
 
 export type TailItem =
   | { from: 'kept'; seg: Seg }
-  | { from: 'new'; kind: 'file'; path: string; header: 'file' | 'updated'; part: FilePart; mtimeMs: number }
+  | { from: 'new'; kind: 'file'; path: string; header: 'file' | 'updated'; part: FilePart; mtimeMs: number; fileHash?: string }
   | { from: 'new'; kind: 'deleted'; path: string; header: 'deleted'; mtimeMs: number };
 
 export interface UpdatePlan {
@@ -38,7 +40,7 @@ export interface UpdatePlan {
 export function planUpdate(segs: readonly Seg[], hotStart: number, changes: ReadonlyMap<string, FileChange | null>, now: number): UpdatePlan {
   const removed = new Set<number>();
   const staled = new Set<number>();
-  const appends: { path: string; part: FilePart; mtimeMs: number }[] = [];
+  const appends: { path: string; part: FilePart; mtimeMs: number; fileHash?: string }[] = [];
   const gone: string[] = [];
 
   const liveByPath = new Map<string, number[]>();
@@ -65,12 +67,12 @@ export function planUpdate(segs: readonly Seg[], hotStart: number, changes: Read
         const i = byPart.get(p.part)!;
         if (segs[i].contentHash === p.hash) continue;
         retire(i);
-        appends.push({ path, part: p, mtimeMs: change.mtimeMs });
+        appends.push({ path, part: p, mtimeMs: change.mtimeMs, fileHash: change.hash });
       }
     } else {
       // The split changed (or the file is new): every old part goes, every new part comes.
       live.forEach(retire);
-      for (const p of change.parts) appends.push({ path, part: p, mtimeMs: change.mtimeMs });
+      for (const p of change.parts) appends.push({ path, part: p, mtimeMs: change.mtimeMs, fileHash: change.hash });
     }
   }
 
@@ -93,7 +95,7 @@ export function planUpdate(segs: readonly Seg[], hotStart: number, changes: Read
   }
   for (const a of appends) {
     const header = lastMention.has(a.path) ? 'updated' : 'file';
-    tail.push({ from: 'new', kind: 'file', path: a.path, header, part: a.part, mtimeMs: a.mtimeMs });
+    tail.push({ from: 'new', kind: 'file', path: a.path, header, part: a.part, mtimeMs: a.mtimeMs, fileHash: a.fileHash });
   }
 
   return {

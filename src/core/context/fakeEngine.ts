@@ -20,8 +20,12 @@ export class TokenRope {
   get length(): number { return this.full.length * CHUNK + this.openLen; }
 
   push(tokens: ArrayLike<number>): void {
-    for (let i = 0; i < tokens.length; i++) {
-      this.open[this.openLen++] = tokens[i];
+    const src = tokens instanceof Int32Array ? tokens : Int32Array.from(tokens);
+    for (let i = 0; i < src.length; ) {
+      const n = Math.min(CHUNK - this.openLen, src.length - i);
+      this.open.set(src.subarray(i, i + n), this.openLen);
+      this.openLen += n;
+      i += n;
       if (this.openLen === CHUNK) {
         this.full.push(this.open);
         this.open = new Int32Array(CHUNK);

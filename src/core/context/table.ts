@@ -14,6 +14,8 @@ export interface Seg {
   header: SegHeader;
   /** hashText of the file part's text ('' for preamble and deletion notes). */
   contentHash: string;
+  /** Hash of the whole file this part came from (reopening skips re-splitting unchanged files). */
+  fileHash?: string;
   /** hashText of the exact segment text the engine read. */
   textHash: string;
   /** Token range [start, start + tokens). */

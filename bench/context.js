@@ -177,7 +177,7 @@ async function main() {
   const tokenizer = WorldTokenizer.fromFile(vocab);
   const vocabMs = ms(t0);
   const outliner = await SyntaxOutliner.create();
-  console.log(`date: ${new Date().toISOString()}  node ${process.version}  cpu: ${os.cpus()[0]?.model ?? '?'} x${os.cpus().length}  mem ${fmt(os.totalmem() / 2 ** 30, 1)} GiB`);
+  console.log(`date: ${new Date().toISOString()}  node ${process.version}  cpu: ${os.cpus()[0]?.model ?? '?'} x${os.cpus().length}  mem ${fmt(os.totalmem() / 2 ** 30, 1)} GiB  load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   console.log(`World vocabulary loaded in ${fmt(vocabMs)} ms (${tokenizer.vocabSize} tokens); tree-sitter ${outliner.available ? 'on' : 'off'}`);
   const results = [];
   for (const n of SIZES) {

@@ -98,6 +98,9 @@ export type PathVerdict =
 const yieldNow = () => new Promise<void>((r) => setImmediate(r));
 const SLICE = 128;
 
+/** dir is already resolved: plain concatenation, no normalize() per entry. */
+const childPath = (dir: string, name: string) => (dir.endsWith(path.sep) ? dir + name : dir + path.sep + name);
+
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const looseUtf8 = new TextDecoder('utf-8');
 
@@ -369,7 +372,7 @@ export class Discovery {
     parent: DirContext, name: string, kind: 'file' | 'dir' | 'symlink' | 'other',
     siblings: ReadonlySet<string> | undefined, skipped: SkippedEntry[], out: Candidate[],
   ): Promise<DirContext | undefined> {
-    const abs = path.join(parent.abs, name);
+    const abs = childPath(parent.abs, name);
     const rel = parent.rel ? `${parent.rel}/${name}` : name;
     const shown = this.displayPath(parent.folder, rel);
     let real: string | undefined;
@@ -425,7 +428,7 @@ export class Discovery {
     }
 
     if (isDir) {
-      const childReal = real ?? path.join(parent.real, name);
+      const childReal = real ?? childPath(parent.real, name);
       if (real !== undefined && [...this.dirs.values()].some((d) => d.real === real)) {
         skipped.push({ path: shownDir, reason: 'duplicate', detail: `same folder as ${real}` });
         return undefined;
@@ -445,7 +448,7 @@ export class Discovery {
       return ctx;
     }
     out.push({
-      folder: parent.folder, abs, rel, real: real ?? path.join(parent.real, name),
+      folder: parent.folder, abs, rel, real: real ?? childPath(parent.real, name),
       viaSymlink: parent.viaLink || real !== undefined,
     });
     return undefined;

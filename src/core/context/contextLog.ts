@@ -267,7 +267,7 @@ export class ContextLog {
   private async firstBuildRun(): Promise<void> {
     this.setState('building');
     const built = await this.buildFresh({ kind: 'build', reason: 'first build', serveForks: true });
-    if (!built) return; // paused or disposed: resume() starts over (nothing was current yet)
+    if (!built) return; // disposed mid-build (a pause only waits inside buildFresh)
     this.current = built;
     this.setState(this.paused ? 'paused' : 'ready');
     this.scheduleSave(0);

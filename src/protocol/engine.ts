@@ -215,6 +215,8 @@ export interface EngineRequests {
   forkSession: { params: { sessionId: string }; result: SessionResult };
   dropSession: { params: { sessionId: string }; result: Empty };
   resetSession: { params: { sessionId: string }; result: SessionResult };
+  /** nPast once the calls queued on the session before it are done. */
+  sessionInfo: { params: { sessionId: string }; result: SessionResult };
   feed: { params: FeedParams; result: FeedResult };
   allLogits: { params: AllLogitsParams; result: AllLogitsResult };
   generate: { params: GenerateParams; result: GenerateResult };
@@ -310,6 +312,7 @@ const METHOD_SET: Record<EngineMethod, true> = {
   forkSession: true,
   dropSession: true,
   resetSession: true,
+  sessionInfo: true,
   feed: true,
   allLogits: true,
   generate: true,

@@ -302,6 +302,11 @@ export class EngineHost {
       });
     },
 
+    sessionInfo: async (p, token) => {
+      const s = this.session(p.sessionId);
+      return this.onSession(s, token, async () => ({ sessionId: s.id, nPast: s.native.nPast }));
+    },
+
     feed: async (p, token) => {
       const s = this.session(p.sessionId);
       const tokens = this.tokensOf(s.model, p.text, p.tokens);

@@ -1,0 +1,113 @@
+// The context log's engine port over the engine process: port calls with the
+// real engine, and the context log built, queried, saved and reopened in a
+// new engine process through it.
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as path from 'path';
+import { after, before, describe, it } from 'node:test';
+
+import { ClientEnginePort } from '../../../src/cli/context-engine';
+import { ContextLog, EngineError, FolderStorage, NodeFileSystem, systemClock } from '../../../src/core/context';
+import { EngineClient } from '../../../src/engine/client';
+import { scratchDir, TinyModels, tinyModels } from '../engine/fixtures';
+
+let models: TinyModels;
+let dir: string;
+
+before(async () => {
+  models = await tinyModels();
+  dir = scratchDir('ctxport');
+});
+after(() => {
+  models.cleanup();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function openPort(client: EngineClient, nCtx = 4096): Promise<ClientEnginePort> {
+  const m = await client.loadModel({ path: models.rwkv7 });
+  return new ClientEnginePort(client, { modelId: m.modelId, path: models.rwkv7, info: m.info }, nCtx);
+}
+
+describe('context engine port', () => {
+  it('maps each port call onto the engine, with port error codes and aborts', async () => {
+    const client = new EngineClient();
+    try {
+      const port = await openPort(client, 200_000);
+      const info = await port.info();
+      assert.equal(info.contextLength, 200_000);
+      assert.ok(info.stateBytes > 0 && info.fingerprint.startsWith('rwkv7|'));
+      const s = await port.openSession();
+      const tokens = await port.tokenize('def f(x):\n    return x\n');
+      assert.deepEqual(await port.feed(s, tokens), { nPast: tokens.length, aborted: false });
+      assert.equal(await port.nPast(s), tokens.length);
+      const snap = await port.snapshot(s);
+      await port.feed(s, Int32Array.from([5, 6]));
+      await port.restore(s, snap);
+      assert.equal(await port.nPast(s), tokens.length);
+      const f = await port.fork(s);
+      assert.equal(await port.nPast(f), tokens.length);
+      const t = await port.openSession();
+      await port.loadSession(t, await port.saveSession(s));
+      assert.equal(await port.nPast(t), tokens.length);
+      const snap2 = await port.loadSnapshot(await port.saveSnapshot(snap));
+      await port.feed(t, Int32Array.from([7]));
+      await port.restore(t, snap2);
+      assert.equal(await port.nPast(t), tokens.length);
+      // Abort through an AbortSignal keeps the finished chunks.
+      const ac = new AbortController();
+      const big = Int32Array.from({ length: 100_000 }, (_, i) => 1 + (i % 500));
+      const r = await port.feed(f, big, { onProgress: (done) => done > 0 && ac.abort(), signal: ac.signal });
+      assert.equal(r.aborted, true);
+      assert.ok(r.nPast > tokens.length && r.nPast < tokens.length + big.length);
+      await assert.rejects(port.feed(s, Int32Array.from([100_000])), (e: unknown) => e instanceof EngineError && e.code === 'invalid-argument');
+      await assert.rejects(port.loadSession(t, new Uint8Array([1, 2, 3])), (e: unknown) => e instanceof EngineError && ['format', 'state-mismatch'].includes(e.code));
+      await port.dropSnapshot(snap);
+      await port.dropSession(f);
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('serves the context log: build, query fork, save, reopen in a new engine process', async () => {
+    const ws = path.join(dir, 'ws');
+    fs.mkdirSync(path.join(ws, 'src'), { recursive: true });
+    fs.writeFileSync(path.join(ws, 'README.md'), '# Adder\nAdds numbers.\n');
+    fs.writeFileSync(path.join(ws, 'src', 'add.ts'), 'export const add = (a: number, b: number) => a + b;\n');
+    const storage = new FolderStorage(path.join(dir, 'store'));
+    fs.mkdirSync(storage.dir, { recursive: true });
+    const deps = (engine: ClientEnginePort) => ({ fs: new NodeFileSystem(), engine, clock: systemClock, folders: [{ name: 'ws', path: ws }], storage });
+
+    const first = new EngineClient();
+    try {
+      const log = new ContextLog(deps(await openPort(first)), { outliner: null });
+      await log.start();
+      const status = log.status();
+      assert.equal(status.state, 'ready');
+      assert.equal(status.files, 2);
+      assert.ok(status.tokensInContext > 0);
+      const fork = await log.forkForQuery();
+      const stream = first.generate({ sessionId: fork.session, prompt: 'User: what is this?\n\nAssistant:', maxTokens: 5, stopAtEos: false });
+      for await (const _ of stream) {
+        // streamed
+      }
+      assert.equal((await stream.result).nGenerated, 5);
+      await fork.drop();
+      await log.dispose({ save: true });
+      assert.ok(fs.readdirSync(storage.dir).length > 0, 'saved');
+    } finally {
+      await first.dispose();
+    }
+
+    const second = new EngineClient();
+    try {
+      const log = new ContextLog(deps(await openPort(second)), { outliner: null });
+      await log.start();
+      const status = log.status();
+      assert.equal(status.state, 'ready');
+      assert.equal(status.restore?.reused, true, status.restore?.reason);
+      await log.dispose({ save: false });
+    } finally {
+      await second.dispose();
+    }
+  });
+});

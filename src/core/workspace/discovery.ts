@@ -402,7 +402,8 @@ export class Discovery {
       const secret = secretByName(rel);
       if (secret) { skipped.push({ path: shown, reason: 'secret', detail: secret }); return undefined; }
     }
-    if (isDir && this.builtin.has(name)) { skipped.push({ path: shownDir, reason: 'builtin' }); return undefined; }
+    // A `.git` file (worktree, submodule) is metadata as much as the folder.
+    if ((isDir || name === '.git') && this.builtin.has(name)) { skipped.push({ path: shownDir, reason: 'builtin' }); return undefined; }
     const excludedBy = matchFilesExclude(this.excludes[parent.folder], rel, siblings);
     if (excludedBy) { skipped.push({ path: shownDir, reason: 'files-exclude', detail: excludedBy }); return undefined; }
     const verdict = judge([...parent.git, ...parent.rwkvx], abs, isDir);

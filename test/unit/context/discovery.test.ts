@@ -177,3 +177,26 @@ test('discovery: chmod-unreadable files are reported when not running as root', 
   const r = await new Discovery(new NodeFileSystem(), [{ name: 'app', path: path.join(root, 'app') }]).scan();
   assert.equal(reasonOf(r, 'src/index.ts'), 'unreadable');
 });
+
+test('discovery: a nested repository starts its own rules; a .git file points to its git dir', async () => {
+  const root = tempDir();
+  const w = (rel: string, text: string) => { mkdirSync(path.dirname(path.join(root, rel)), { recursive: true }); writeFileSync(path.join(root, rel), text); };
+  w('.gitignore', '*.gen\n');
+  w('a.gen', 'outer rule applies\n');
+  w('inner/.git/info/exclude', 'local.txt\n');
+  w('inner/b.gen', 'outer rules stop at a nested repository\n');
+  w('inner/local.txt', 'excluded by the inner info/exclude\n');
+  // A worktree or submodule: .git is a file naming the real git dir.
+  w('linked/.git', 'gitdir: ../gitdirs/linked\n');
+  w('gitdirs/linked/info/exclude', 'scratch.txt\n');
+  w('linked/scratch.txt', 'excluded through the gitdir file\n');
+  w('linked/keep.txt', 'kept\n');
+  const r = await new Discovery(new NodeFileSystem(), [{ name: 'w', path: root }]).scan();
+  const paths = r.included.map((f) => f.path).sort();
+  assert.ok(!paths.includes('a.gen'));
+  assert.ok(paths.includes('inner/b.gen'));
+  assert.equal(reasonOf(r, 'inner/local.txt'), 'git-info-exclude');
+  assert.equal(reasonOf(r, 'linked/scratch.txt'), 'git-info-exclude');
+  assert.ok(paths.includes('linked/keep.txt'));
+  assert.equal(reasonOf(r, 'linked/.git'), 'builtin');
+});

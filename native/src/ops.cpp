@@ -122,73 +122,124 @@ void wkv7_seq(const OpContext& ctx, int64_t T, int64_t H, int64_t N, const float
   });
 }
 
+namespace {
+
+// Chunks (other than its own) that query (t, h) attends to, -1 = none.
+void select_chunks(const MobaParams& p, const KvStore& kv, const float* q, int64_t T, int64_t pos0, int64_t t, int64_t h,
+                   std::vector<std::pair<float, int64_t>>& scores, int32_t* out) {
+  const int64_t N = p.head_size, C = p.n_head * N, B = p.chunk, c = (pos0 + t) / B, n_pick = p.top_k - 1;
+  for (int64_t i = 0; i < n_pick; ++i) out[i] = -1;
+  if (c <= n_pick) {
+    for (int64_t j = 0; j < c; ++j) out[j] = static_cast<int32_t>(j);
+    return;
+  }
+  const float* qh = q + t * C + h * N;
+  scores.clear();
+  for (int64_t j = 0; j < c; ++j) {
+    const float* ks = kv.key_sum(j) + h * N;
+    float s = 0.f;
+    for (int64_t d = 0; d < N; ++d) s += qh[d] * (ks[d] / static_cast<float>(B));
+    scores.emplace_back(s, j);
+  }
+  std::partial_sort(scores.begin(), scores.begin() + n_pick, scores.end(), [](const auto& x, const auto& y) {
+    return x.first > y.first || (x.first == y.first && x.second < y.second);
+  });
+  for (int64_t i = 0; i < n_pick; ++i) out[i] = static_cast<int32_t>(scores[static_cast<size_t>(i)].second);
+}
+
+// Head h's keys of positions [from, from + rows) as fp32 rows, and its values
+// transposed ([N][rows]) so both products below are dot-product GEMMs.
+void load_head(const KernelSet& k, const KvStore& kv, int64_t h, int64_t N, int64_t from, int64_t rows, float* K,
+               float* Vt) {
+  const DType t = kv.type() == KvType::F16 ? DType::F16 : DType::F32;
+  const size_t eb = kv.type() == KvType::F16 ? 2 : 4;
+  float v[256];
+  for (int64_t s = 0; s < rows; ++s) {
+    k.to_f32(t, static_cast<const uint8_t*>(kv.key_row(from + s)) + h * N * eb, K + s * N, N);
+    k.to_f32(t, static_cast<const uint8_t*>(kv.value_row(from + s)) + h * N * eb, v, N);
+    for (int64_t d = 0; d < N; ++d) Vt[d * rows + s] = v[d];
+  }
+}
+
+}  // namespace
+
 void moba_attention(const OpContext& ctx, const MobaParams& p, const KvStore& kv, const float* q, int64_t T,
                     int64_t pos0, float* out) {
-  const int64_t H = p.n_head, N = p.head_size, C = H * N, B = p.chunk;
+  const int64_t H = p.n_head, N = p.head_size, C = H * N, B = p.chunk, n_pick = p.top_k - 1;
   const KernelSet& k = *ctx.k;
-  const bool f16 = kv.type() == KvType::F16;
+  // 1. Per query and head, the earlier chunks it reads.
+  std::vector<int32_t> sel(static_cast<size_t>(T * H * std::max<int64_t>(n_pick, 1)));
   ctx.pool->parallel_for(T * H, [&](int64_t i0, int64_t i1, int) {
-    std::vector<float> kf(static_cast<size_t>(N)), vf(static_cast<size_t>(N)), acc(static_cast<size_t>(N));
     std::vector<std::pair<float, int64_t>> scores;
-    std::vector<int64_t> chosen;
-    for (int64_t i = i0; i < i1; ++i) {
-      const int64_t t = i / H, h = i % H, pos = pos0 + t, c = pos / B;
-      const float* qh = q + t * C + h * N;
-      chosen.clear();
-      if (c <= p.top_k - 1) {
-        for (int64_t j = 0; j < c; ++j) chosen.push_back(j);
-      } else {
-        scores.clear();
-        for (int64_t j = 0; j < c; ++j) {
-          const float* ks = kv.key_sum(j) + h * N;
-          float s = 0.f;
-          for (int64_t d = 0; d < N; ++d) s += qh[d] * (ks[d] / static_cast<float>(B));
-          scores.emplace_back(s, j);
+    for (int64_t i = i0; i < i1; ++i) select_chunks(p, kv, q, T, pos0, i / H, i % H, scores, sel.data() + i * n_pick);
+  });
+  // 2. Work items: one head × one run of queries inside the same chunk. Each
+  // visits the key chunks its queries need, as matrix products, merging them
+  // with an online softmax.
+  struct Item { int64_t h, t0, t1; };
+  std::vector<Item> items;
+  for (int64_t t0 = 0; t0 < T;) {
+    const int64_t c = (pos0 + t0) / B;
+    const int64_t t1 = std::min(T, (c + 1) * B - pos0);
+    for (int64_t h = 0; h < H; ++h) items.push_back({h, t0, t1});
+    t0 = t1;
+  }
+  ctx.pool->parallel_for(static_cast<int64_t>(items.size()), [&](int64_t i0, int64_t i1, int) {
+    thread_local std::vector<float> K, Vt, S, Q, tmp, acc, m, l;
+    thread_local std::vector<int64_t> who;
+    for (int64_t it = i0; it < i1; ++it) {
+      const Item& w = items[static_cast<size_t>(it)];
+      const int64_t nq = w.t1 - w.t0, c = (pos0 + w.t0) / B, h = w.h;
+      acc.assign(static_cast<size_t>(nq * N), 0.f);
+      m.assign(static_cast<size_t>(nq), -INFINITY);
+      l.assign(static_cast<size_t>(nq), 0.f);
+      std::vector<int64_t> chunks{c};
+      for (int64_t t = w.t0; t < w.t1; ++t)
+        for (int64_t i = 0; i < n_pick; ++i) {
+          const int32_t j = sel[static_cast<size_t>((t * H + h) * n_pick + i)];
+          if (j >= 0) chunks.push_back(j);
         }
-        const int64_t n_pick = p.top_k - 1;
-        std::partial_sort(scores.begin(), scores.begin() + n_pick, scores.end(), [](const auto& x, const auto& y) {
-          return x.first > y.first || (x.first == y.first && x.second < y.second);
-        });
-        for (int64_t j = 0; j < n_pick; ++j) chosen.push_back(scores[j].second);
-        std::sort(chosen.begin(), chosen.end());
+      std::sort(chunks.begin(), chunks.end());
+      chunks.erase(std::unique(chunks.begin(), chunks.end()), chunks.end());
+      for (int64_t j : chunks) {
+        // keys of chunk j this item can see: all of an earlier chunk, the own
+        // chunk up to the last query
+        const int64_t rows = j == c ? pos0 + w.t1 - c * B : B;
+        who.clear();
+        for (int64_t t = w.t0; t < w.t1; ++t) {
+          bool needs = j == c;
+          for (int64_t i = 0; i < n_pick && !needs; ++i) needs = sel[static_cast<size_t>((t * H + h) * n_pick + i)] == j;
+          if (needs) who.push_back(t - w.t0);
+        }
+        if (who.empty()) continue;
+        const int64_t ns = static_cast<int64_t>(who.size());
+        if (K.size() < static_cast<size_t>(rows * N)) { K.resize(static_cast<size_t>(rows * N)); Vt.resize(K.size()); }
+        if (S.size() < static_cast<size_t>(ns * rows)) S.resize(static_cast<size_t>(ns * rows));
+        if (Q.size() < static_cast<size_t>(ns * N)) { Q.resize(static_cast<size_t>(ns * N)); tmp.resize(Q.size()); }
+        load_head(k, kv, h, N, j * B, rows, K.data(), Vt.data());
+        for (int64_t i = 0; i < ns; ++i)
+          std::memcpy(Q.data() + i * N, q + (w.t0 + who[i]) * C + h * N, static_cast<size_t>(N) * 4);
+        k.gemm_f32(Q.data(), N, K.data(), N, S.data(), rows, ns, rows, N);
+        for (int64_t i = 0; i < ns; ++i) {
+          const int64_t qi = who[static_cast<size_t>(i)];
+          const int64_t valid = j == c ? pos0 + w.t0 + qi - c * B + 1 : rows;  // causal in the own chunk
+          float* srow = S.data() + i * rows;
+          float mx = -INFINITY;
+          for (int64_t s = 0; s < valid; ++s) mx = std::max(mx, srow[s] *= p.scale);
+          const float mnew = std::max(m[qi], mx), corr = std::exp(m[qi] - mnew);
+          float sum = 0.f;
+          for (int64_t s = 0; s < valid; ++s) sum += srow[s] = std::exp(srow[s] - mnew);
+          for (int64_t s = valid; s < rows; ++s) srow[s] = 0.f;
+          l[qi] = l[qi] * corr + sum;
+          m[qi] = mnew;
+          for (int64_t d = 0; d < N; ++d) acc[qi * N + d] *= corr;
+        }
+        k.gemm_f32(S.data(), rows, Vt.data(), rows, tmp.data(), N, ns, N, rows);
+        for (int64_t i = 0; i < ns; ++i)
+          for (int64_t d = 0; d < N; ++d) acc[who[static_cast<size_t>(i)] * N + d] += tmp[i * N + d];
       }
-      // Online softmax over the chosen chunks, then the own chunk up to pos.
-      float m = -INFINITY, l = 0.f;
-      std::fill(acc.begin(), acc.end(), 0.f);
-      auto attend = [&](int64_t from, int64_t to) {
-        for (int64_t s = from; s < to; ++s) {
-          const float* krow;
-          if (f16) {
-            const uint16_t* kr = static_cast<const uint16_t*>(kv.key_row(s)) + h * N;
-            for (int64_t d = 0; d < N; ++d) kf[d] = fp16_to_f32(kr[d]);
-            krow = kf.data();
-          } else {
-            krow = static_cast<const float*>(kv.key_row(s)) + h * N;
-          }
-          const float logit = k.dot_f32(qh, krow, N) * p.scale;
-          const float* vrow;
-          if (f16) {
-            const uint16_t* vr = static_cast<const uint16_t*>(kv.value_row(s)) + h * N;
-            for (int64_t d = 0; d < N; ++d) vf[d] = fp16_to_f32(vr[d]);
-            vrow = vf.data();
-          } else {
-            vrow = static_cast<const float*>(kv.value_row(s)) + h * N;
-          }
-          if (logit > m) {
-            const float corr = std::exp(m - logit);
-            l *= corr;
-            for (int64_t d = 0; d < N; ++d) acc[d] *= corr;
-            m = logit;
-          }
-          const float e = std::exp(logit - m);
-          l += e;
-          for (int64_t d = 0; d < N; ++d) acc[d] += e * vrow[d];
-        }
-      };
-      for (int64_t j : chosen) attend(j * B, (j + 1) * B);
-      attend(c * B, pos + 1);
-      float* oh = out + t * C + h * N;
-      for (int64_t d = 0; d < N; ++d) oh[d] = acc[d] / l;
+      for (int64_t t = 0; t < nq; ++t)
+        for (int64_t d = 0; d < N; ++d) out[(w.t0 + t) * C + h * N + d] = acc[t * N + d] / l[t];
     }
   }, 1);
 }

@@ -80,7 +80,7 @@ TEST(tiny_models_match_cpu_every_type) {
         const auto got = fixtures::all_logits(*g, toks, m.vocab());
         const double e = err(got, want);
         std::printf("  %s %s kv %d prefill: error %.3g\n", src, dtype_name(t), kv, e);
-        CHECK_MSG(e < 1e-2, "%s %s prefill: error %g", src, dtype_name(t), e);
+        CHECK_MSG(e < (t == DType::BF16 ? 3e-2 : 1e-2), "%s %s prefill: error %g", src, dtype_name(t), e);
         // token by token: GEMV (fp32 math) + sequential WKV + decode graph
         auto d = m.gpu(1, kv);
         const auto got1 = fixtures::all_logits(*d, toks, m.vocab());

@@ -109,8 +109,10 @@ TEST(gemm_equals_cpu_linear_within_half_precision) {
                          {256, 96}})
         check_linear(t, T, shape.first, shape.second, cu::LinearPath::Gemm, tol);
   }
-  // K = 16 is below one tile: the GEMV fallback
-  check_linear(DType::F32, 40, 16, 128, cu::LinearPath::Gemm, 2e-5);
+  // K = 16 is a partial tile (the tiny models' value LoRA)
+  check_linear(DType::F32, 40, 16, 128, cu::LinearPath::Gemm, 3e-3);
+  // K = 20 is no multiple of 8: the GEMM path falls back to GEMV (fp32)
+  check_linear(DType::F32, 40, 20, 128, cu::LinearPath::Gemm, 2e-5);
 }
 
 TEST(batched_gemv_jobs_are_independent) {

@@ -131,6 +131,8 @@ void kv_page_resum(void* page, int64_t rows, int64_t chunk, int64_t width, bool 
 // chunk, split over `splits` warps and merged. top_k <= kMaxTopK.
 constexpr int kMaxTopK = 9;
 size_t moba_workspace(int64_t T, int64_t H, int64_t top_k, int splits);
+// Enough for any T ≤ T_cap with splits = moba_splits(T, H).
+size_t moba_workspace_max(int64_t T_cap, int64_t H, int64_t top_k);
 int moba_splits(int64_t T, int64_t H);
 void moba_attention(const KvView& kv, const float* q, int64_t T, const int64_t* pos0, int64_t H, int64_t top_k,
                     float scale, float* out, void* workspace, int splits, Stream s);

@@ -400,8 +400,7 @@ void CudaExecutor::ensure_workspace(int64_t T, int64_t rows) {
   w.wkv = DevBuf(cap >= 2 ? wkv7_chunked_workspace(cap, hp.n_head) : 16, "WKV workspace");
   w.moba_splits = moba_splits(1, hp.n_head);
   size_t mb = 16;
-  if (hp.n_attn > 0) mb = std::max(moba_workspace(cap, hp.n_head, hp.attn_top_k, moba_splits(cap, hp.n_head)),
-                                   moba_workspace(1, hp.n_head, hp.attn_top_k, w.moba_splits));
+  if (hp.n_attn > 0) mb = moba_workspace_max(cap, hp.n_head, hp.attn_top_k);
   w.moba = DevBuf(mb, "attention workspace");
   w.logits = DevBuf(static_cast<size_t>(cap_rows * hp.n_vocab) * 4, "logits");
   w.xo = DevBuf(static_cast<size_t>(cap_rows * hp.n_embd) * 4, "head input");

@@ -44,6 +44,7 @@ __global__ void kv_append_kernel(const KvView kv, const float* __restrict__ k, c
   if (lo >= hi) return;
   float* ks = ksum_ptr(kv, page);
   float sum = ks[col];
+#pragma unroll 8
   for (int64_t pos = lo; pos < hi; ++pos) {
     const int64_t t = pos - pos0;
     const float kv_k = k[t * kv.width + col], kv_v = v[t * kv.width + col];
@@ -285,6 +286,12 @@ size_t moba_workspace(int64_t T, int64_t H, int64_t top_k, int splits) {
   const size_t sel = static_cast<size_t>(T * H) * (kSel + 1) * sizeof(int);
   const size_t part = splits > 1 ? static_cast<size_t>(T * H) * splits * kPart * sizeof(float) : 0;
   return (sel + 255) / 256 * 256 + part;
+}
+
+size_t moba_workspace_max(int64_t T_cap, int64_t H, int64_t top_k) {
+  // moba_splits keeps T * H * splits ≤ 8192 whenever splits > 1.
+  const size_t sel = static_cast<size_t>(T_cap * H) * (kSel + 1) * sizeof(int);
+  return (sel + 255) / 256 * 256 + static_cast<size_t>(8192) * kPart * sizeof(float);
 }
 
 void moba_attention(const KvView& kv, const float* q, int64_t T, const int64_t* pos0, int64_t H, int64_t top_k,

@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// `node test/integration/run.js`: the integration tests in a real VS Code.
+// Builds the bundle and the compiled tests, copies the fixture workspace to
+// a temporary folder, and starts @vscode/test-electron's runTests with a
+// "VS Code executable" (bin/code) that is code-server + headless Chromium
+// (see harness/launch.js). Artifacts (screenshots, code-server log) go to
+// test/integration/artifacts/. Needs: npm run setup in test/integration
+// (code-server on Node 24, playwright-core) and Debian's chromium.
+'use strict';
+const { spawnSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const root = path.join(__dirname, '..', '..');
+const here = __dirname;
+
+function step(cmd, args) {
+  process.stdout.write(`$ ${[cmd, ...args].join(' ')}\n`);
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
+
+function copyDir(from, to) {
+  fs.mkdirSync(to, { recursive: true });
+  for (const e of fs.readdirSync(from, { withFileTypes: true })) {
+    const a = path.join(from, e.name);
+    const b = path.join(to, e.name);
+    if (e.isDirectory()) copyDir(a, b);
+    else fs.copyFileSync(a, b);
+  }
+}
+
+async function main() {
+  const missing = [path.join(here, 'node_modules', 'code-server'), path.join(here, 'node_modules', 'playwright-core')].filter((p) => !fs.existsSync(p));
+  if (missing.length) {
+    process.stderr.write(`missing ${missing.join(', ')}: run (cd test/integration && npm run setup) first\n`);
+    process.exit(2);
+  }
+  if (!process.argv.includes('--no-build')) {
+    step(process.execPath, ['tools/build.js']);
+    step(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', '.']);
+  }
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'rwkvx-it-'));
+  const workspace = path.join(scratch, 'shop');
+  copyDir(path.join(here, 'fixtures', 'workspace'), workspace);
+  // Files the context must leave out (kept out of git by the fixture's own ignore rules).
+  fs.mkdirSync(path.join(workspace, 'build'));
+  fs.writeFileSync(path.join(workspace, 'build', 'out.txt'), 'built\n');
+  fs.writeFileSync(path.join(workspace, 'debug.log'), 'log line\n');
+  fs.mkdirSync(path.join(workspace, 'docs', 'generated'), { recursive: true });
+  fs.writeFileSync(path.join(workspace, 'docs', 'generated', 'skip.md'), 'generated\n');
+  fs.writeFileSync(path.join(workspace, 'docs', 'generated', 'keep.md'), 'kept by a negation\n');
+  fs.mkdirSync(path.join(workspace, '.vscode'));
+  // Short delays keep the test quick; they are settings a user could choose too.
+  fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'rwkvx.completion.delayMs': 50, 'rwkvx.chat.maxTokens': 48, 'editor.inlineSuggest.enabled': true, 'workbench.startupEditor': 'none' }, null, 2));
+
+  const { runTests } = require('@vscode/test-electron');
+  try {
+    await runTests({
+      vscodeExecutablePath: path.join(here, 'bin', 'code'),
+      extensionDevelopmentPath: root,
+      extensionTestsPath: path.join(root, 'out', 'test', 'integration', 'suite', 'index.js'),
+      launchArgs: [workspace, `--user-data-dir=${path.join(scratch, 'user-data')}`, `--extensions-dir=${path.join(scratch, 'extensions')}`],
+      extensionTestsEnv: { RWKVX_ARTIFACTS: process.env.RWKVX_ARTIFACTS ?? path.join(here, 'artifacts') },
+    });
+    process.stdout.write(`integration tests passed; artifacts in ${path.relative(root, path.join(here, 'artifacts'))}/\n`);
+  } catch (e) {
+    process.stderr.write(`integration tests failed: ${e.message ?? e}\n`);
+    process.exit(1);
+  } finally {
+    // VS Code's logs (the extension's output channel among them) for diagnosis.
+    const logs = path.join(scratch, 'user-data', 'logs');
+    if (fs.existsSync(logs)) copyDir(logs, path.join(process.env.RWKVX_ARTIFACTS ?? path.join(here, 'artifacts'), 'vscode-logs'));
+    if (!process.env.RWKVX_KEEP_SCRATCH) fs.rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+main();

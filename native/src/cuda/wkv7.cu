@@ -239,22 +239,28 @@ __global__ void __launch_bounds__(256) wkv_chunk_phase2(int64_t n_chunks, int64_
     cur[q] = Sh[(r0 + i) * N + j0 + q];
     Ss[i][j0 + q] = cur[q];
   }
+  // G and D of the next chunk are fetched into registers while this one computes.
+  float4 gn[4];
+  float dn[4];
+  auto fetch = [&](int64_t c) {
+    const float* p = ws.at(c, h);
+#pragma unroll
+    for (int q = 0; q < 4; ++q) gn[q] = *reinterpret_cast<const float4*>(Ws::G(const_cast<float*>(p)) + (q * 256 + tid) * 4);
+#pragma unroll
+    for (int q = 0; q < 4; ++q) dn[q] = Ws::D(const_cast<float*>(p))[(r0 + i) * N + j0 + q];
+  };
+  if (n_chunks > 0) fetch(0);
   for (int64_t c = 0; c < n_chunks; ++c) {
-    float* p = ws.at(c, h);
-    const float* G = Ws::G(p);
-    const float* D = Ws::D(p);
-    float* S0 = Ws::S0(p);
+    float* S0 = Ws::S0(ws.at(c, h));
 #pragma unroll
     for (int q = 0; q < 4; ++q) S0[(r0 + i) * N + j0 + q] = cur[q];
 #pragma unroll
-    for (int q = 0; q < 4; ++q) {  // 4096 floats: 4 float4 per thread
-      const int e = (q * 256 + tid) * 4;
-      *reinterpret_cast<float4*>(&Gs[0][0] + e) = *reinterpret_cast<const float4*>(G + e);
-    }
-    __syncthreads();
+    for (int q = 0; q < 4; ++q) *reinterpret_cast<float4*>(&Gs[0][0] + (q * 256 + tid) * 4) = gn[q];
     float nw[4];
 #pragma unroll
-    for (int q = 0; q < 4; ++q) nw[q] = D[(r0 + i) * N + j0 + q];
+    for (int q = 0; q < 4; ++q) nw[q] = dn[q];
+    __syncthreads();
+    if (c + 1 < n_chunks) fetch(c + 1);
 #pragma unroll 8
     for (int j = 0; j < N; ++j) {
       const float sj = Ss[i][j];

@@ -32,6 +32,13 @@ export interface ContextOptions {
   reserveShare?: number;
   /** The hot tail, where an edit rewinds instead of appending (default 4,096 tokens). */
   hotTailTokens?: number;
+  /**
+   * A hot file is rewound only when what follows it is at most this share of
+   * its tokens (default 0.1, so an edit re-feeds at most its file + 10 %);
+   * otherwise its copy goes stale and the new one is appended. Infinity:
+   * always rewind inside the hot tail.
+   */
+  rewindSlack?: number;
   /** Checkpoints kept in the cold part, for compaction to resume from (default 16). */
   maxColdCheckpoints?: number;
   /** Segments fed per engine call when no checkpoint is wanted between them (default 8,192 tokens). */
@@ -134,7 +141,7 @@ interface Current {
 }
 
 const DEFAULTS = {
-  reserveShare: 0.1, hotTailTokens: 4096, maxColdCheckpoints: 16, feedBatchTokens: 8192,
+  reserveShare: 0.1, hotTailTokens: 4096, rewindSlack: 0.1, maxColdCheckpoints: 16, feedBatchTokens: 8192,
   staleThreshold: 0.25, idleCompactMs: 30_000, saveDebounceMs: 5000,
 };
 const DEFAULT_TIMING: QueueTiming = { unsavedDebounceMs: 750, batchMs: 150, maxWaitMs: 2000 };
@@ -206,6 +213,7 @@ export class ContextLog {
   }
 
   private readonly orderOpts: Omit<OrderOptions, 'now' | 'recentEdits'>;
+  private get policy() { return { rewindSlack: this.o.rewindSlack }; }
   private readonly seedRecent: string[] | undefined;
   private readonly outlinerOff: boolean;
 
@@ -857,7 +865,7 @@ export class ContextLog {
         this.changesDuringCompaction = undefined;
         let next: Current = built;
         if (changes.size) {
-          const plan = planUpdate(built.table.segs, built.table.hotStart, changes, this.clock.now());
+          const plan = planUpdate(built.table.segs, built.table.hotStart, changes, this.clock.now(), this.policy);
           if (!plan.noop) {
             const res = await this.executePlan(built, plan, false, changes.size);
             if (!res) return;
@@ -960,7 +968,7 @@ export class ContextLog {
     const rank = new Map(this.recentEdits.map((p, i) => [p, i] as const));
     const ordered = new Map([...changes].sort(([a], [b]) => (rank.get(a) ?? -1) - (rank.get(b) ?? -1)));
     if (this.changesDuringCompaction) for (const [p, ch] of ordered) this.changesDuringCompaction.set(p, ch);
-    const plan = planUpdate(cur.table.segs, cur.table.hotStart, ordered, this.clock.now());
+    const plan = planUpdate(cur.table.segs, cur.table.hotStart, ordered, this.clock.now(), this.policy);
     if (plan.noop) {
       this.dropLeftOutGone(cur.table, ordered);
       return;
@@ -1097,7 +1105,7 @@ export class ContextLog {
     }
     for (const p of [...cur.table.leftOut.keys()]) if (!now.has(p)) cur.table.leftOut.delete(p);
     if (changes.size === 0) return 0;
-    const plan = planUpdate(cur.table.segs, cur.table.hotStart, changes, this.clock.now());
+    const plan = planUpdate(cur.table.segs, cur.table.hotStart, changes, this.clock.now(), this.policy);
     if (plan.noop) return 0;
     const next = await this.executePlan(cur, plan, true, changes.size);
     if (!next) return 0;

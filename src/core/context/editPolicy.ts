@@ -1,6 +1,8 @@
 // The edit policy, as a pure function of the table and the changed files:
 //   - a changed part in the hot tail: rewind to the checkpoint before it, then
-//     re-feed what followed it and the new version last;
+//     re-feed what followed it and the new version last — when what follows is
+//     at most `rewindSlack` × its size (default 0.1: an edit re-feeds at most
+//     the edited file + 10 %); otherwise it is treated like a cold part;
 //   - a changed part in the cold part: mark it stale and append the new
 //     version as "File (updated): …";
 //   - a deleted file: hot copies are rewound away; if an older copy stays in
@@ -37,7 +39,17 @@ export interface UpdatePlan {
   noop: boolean;
 }
 
-export function planUpdate(segs: readonly Seg[], hotStart: number, changes: ReadonlyMap<string, FileChange | null>, now: number): UpdatePlan {
+export interface PolicyOptions {
+  /** A hot part is rewound only if the tokens after it are ≤ this × its own tokens (Infinity: always). */
+  rewindSlack: number;
+}
+
+export const DEFAULT_POLICY: PolicyOptions = { rewindSlack: 0.1 };
+
+export function planUpdate(
+  segs: readonly Seg[], hotStart: number, changes: ReadonlyMap<string, FileChange | null>, now: number,
+  policy: PolicyOptions = DEFAULT_POLICY,
+): UpdatePlan {
   const removed = new Set<number>();
   const staled = new Set<number>();
   const appends: { path: string; part: FilePart; mtimeMs: number; fileHash?: string }[] = [];
@@ -49,7 +61,14 @@ export function planUpdate(segs: readonly Seg[], hotStart: number, changes: Read
     if (!liveByPath.has(s.path)) liveByPath.set(s.path, []);
     liveByPath.get(s.path)!.push(i);
   });
-  const retire = (i: number) => (i >= hotStart ? removed.add(i) : staled.add(i));
+  // Tokens after each position, to price a rewind.
+  const after = new Array<number>(segs.length + 1).fill(0);
+  for (let i = segs.length - 1; i >= 0; i--) after[i] = after[i + 1] + segs[i].tokens;
+  const retire = (i: number) => {
+    const cheap = after[i + 1] <= policy.rewindSlack * segs[i].tokens;
+    if (i >= hotStart && cheap) removed.add(i);
+    else staled.add(i);
+  };
 
   for (const [path, change] of changes) {
     const live = liveByPath.get(path) ?? [];
@@ -77,8 +96,9 @@ export function planUpdate(segs: readonly Seg[], hotStart: number, changes: Read
   }
 
   const rewindIndex = removed.size ? Math.min(...removed) : segs.length;
-  const prefix = segs.slice(0, rewindIndex).map((s, i) => (staled.has(i) ? { ...s, stale: true, ids: undefined } : s));
-  const kept = segs.slice(rewindIndex).filter((_, k) => !removed.has(rewindIndex + k));
+  const mark = (s: Seg, i: number) => (staled.has(i) ? { ...s, stale: true } : s);
+  const prefix = segs.slice(0, rewindIndex).map(mark);
+  const kept = segs.slice(rewindIndex).map((s, k) => mark(s, rewindIndex + k)).filter((_, k) => !removed.has(rewindIndex + k));
 
   // Which paths the model will still have seen before the new items.
   const lastMention = new Map<string, SegHeader>();

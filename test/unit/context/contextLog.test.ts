@@ -74,7 +74,7 @@ test('first build: cold → hot order, progress events, status and report', asyn
 
 test('edit policy end to end: hot edits rewind, cold edits append, the stream stays a fresh stream', async () => {
   const root = sixFiles();
-  const h = await openLog(folder(root), { recentEdits: ['src/e.ts', 'src/f.ts'] });
+  const h = await openLog(folder(root), { recentEdits: ['src/e.ts', 'src/f.ts'], rewindSlack: Infinity });
   const t0 = h.log.table()!;
   assert.deepEqual(t0.segs.slice(t0.hotStart).map((s) => s.path), ['src/e.ts', 'src/f.ts']);
 
@@ -110,6 +110,22 @@ test('edit policy end to end: hot edits rewind, cold edits append, the stream st
   await h.log.dispose();
 });
 
+test('edit policy: by default a hot file that others follow is appended, so an edit costs its own tokens', async () => {
+  const root = sixFiles();
+  const h = await openLog(folder(root), { recentEdits: ['src/e.ts', 'src/f.ts'] });
+  const fed = await edit(h, root, 'src/e.ts', sourceFile('e', 8, 2));
+  assert.equal(fed, last(h).tokens, 'f.ts was not fed again');
+  assert.equal(h.log.status().lastUpdate!.staled, 1);
+  assert.equal(last(h).header, 'updated');
+  await assertMatchesFresh(h);
+  // Now e.ts ends the tail: editing it again rewinds.
+  const again = await edit(h, root, 'src/e.ts', sourceFile('e', 9, 3));
+  assert.equal(again, last(h).tokens);
+  assert.equal(h.log.status().lastUpdate!.rewound, 1);
+  await assertMatchesFresh(h);
+  await h.log.dispose();
+});
+
 test('creates, deletes, renames and folders', async () => {
   const root = sixFiles();
   const h = await openLog(folder(root), { recentEdits: ['src/f.ts'] });
@@ -120,12 +136,15 @@ test('creates, deletes, renames and folders', async () => {
   assert.deepEqual(kinds.sort(), ['deleted:src/b.ts', 'file:src/g.ts']);
   await assertMatchesFresh(h);
 
-  // Rename of a hot file: rewound away, appended under the new name, no note needed.
+  // Rename of a hot file: the old name is rewound away (or, with files after
+  // it, noted as deleted); the new name is appended.
   const { renameSync } = await import('node:fs');
   renameSync(path.join(root, 'src/f.ts'), path.join(root, 'src/f2.ts'));
   h.log.notify({ type: 'renamed', from: path.join(root, 'src/f.ts'), to: path.join(root, 'src/f2.ts') });
   await h.log.flush();
-  assert.ok(!decodeStream(h).some((d) => d.path === 'src/f.ts'));
+  const fMentions = decodeStream(h).filter((d) => d.path === 'src/f.ts');
+  assert.ok(fMentions.length === 0 || fMentions[fMentions.length - 1].kind === 'deleted');
+  assert.equal(last(h).path, 'src/f2.ts');
   await assertMatchesFresh(h);
 
   // A folder appears (one event for the folder), then goes.

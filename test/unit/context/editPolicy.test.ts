@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { planUpdate, type FileChange } from '../../../src/core/context/editPolicy';
+import { planUpdate, type FileChange, type PolicyOptions } from '../../../src/core/context/editPolicy';
+
+const ALWAYS: PolicyOptions = { rewindSlack: Infinity };
 import { hashText } from '../../../src/core/context/hash';
 import type { Seg } from '../../../src/core/context/table';
 
@@ -34,7 +36,7 @@ test('policy: a cold edit marks the old copy stale and appends "File (updated)"'
 
 test('policy: a hot edit rewinds to the file, re-feeds what followed, then the new version', () => {
   const segs = table();
-  const plan = planUpdate(segs, 4, new Map([['d.ts', whole('D2')]]), 0);
+  const plan = planUpdate(segs, 4, new Map([['d.ts', whole('D2')]]), 0, ALWAYS);
   assert.equal(plan.rewindIndex, 4);
   assert.equal(plan.removed, 1);
   assert.equal(plan.staled, 0);
@@ -54,13 +56,13 @@ test('policy: deletes leave a note only when an older copy stays in the stream',
   const cold = planUpdate(segs, 4, new Map([['a.ts', null]]), 0);
   assert.ok(cold.prefix[1].stale);
   assert.deepEqual(cold.tail.map((t) => t.from === 'new' && `${t.header}:${t.path}`), ['deleted:a.ts']);
-  const hot = planUpdate(segs, 4, new Map([['e.ts', null]]), 0);
+  const hot = planUpdate(segs, 4, new Map([['e.ts', null]]), 0, ALWAYS);
   assert.equal(hot.rewindIndex, 5);
   assert.equal(hot.tail.length, 0, 'the only copy is rewound away: nothing to note');
   // A hot copy that superseded a stale cold copy: removing it needs a note.
   const withUpdate = [...table(), seg('b.ts', 'B2', { header: 'updated' })];
   withUpdate[2] = { ...withUpdate[2], stale: true };
-  const gone = planUpdate(withUpdate, 4, new Map([['b.ts', null]]), 0);
+  const gone = planUpdate(withUpdate, 4, new Map([['b.ts', null]]), 0, ALWAYS);
   assert.equal(gone.rewindIndex, 6);
   assert.deepEqual(gone.tail.map((t) => t.from === 'new' && `${t.header}:${t.path}`), ['deleted:b.ts']);
   assert.ok(planUpdate(segs, 4, new Map([['zzz.ts', null]]), 0).noop, 'deleting an unknown file');
@@ -96,4 +98,17 @@ test('policy: split files update part by part; a new split replaces every part',
   const reshaped = planUpdate(segs, 4, new Map([['big.ts', parts(['one', 'two', 'three', 'four'])]]), 0);
   assert.equal(reshaped.staled, 3);
   assert.equal(reshaped.tail.length, 4);
+});
+
+test('policy: a hot part is rewound only while what follows it is cheap (rewindSlack)', () => {
+  const segs = table();
+  // d.ts is hot but e.ts (10 tokens) follows: with the default slack 0.1 that is too much to re-feed.
+  const plan = planUpdate(segs, 4, new Map([['d.ts', whole('D2')]]), 0);
+  assert.equal(plan.rewindIndex, segs.length, 'no rewind');
+  assert.ok(plan.prefix[4].stale);
+  assert.deepEqual(plan.tail.map((t) => t.from === 'new' && `${t.header}:${t.path}`), ['updated:d.ts']);
+  // With a slack of 1, e.ts (10 tokens) may follow a 10-token file.
+  assert.equal(planUpdate(segs, 4, new Map([['d.ts', whole('D2')]]), 0, { rewindSlack: 1 }).rewindIndex, 4);
+  // The last file is always rewound: nothing follows it.
+  assert.equal(planUpdate(segs, 4, new Map([['e.ts', whole('E2')]]), 0).rewindIndex, 5);
 });

@@ -6,7 +6,7 @@
 // the engine adapter. Every figure is printed beside a baseline measured in
 // the same run (plain walk + read of the same files; the edited file's own
 // tokens for re-feed costs).
-//   node bench/context.js [--files 2000,10000] [--keep]
+//   node bench/context.js [--files 2000,10000] [--keep] [--no-real] [--real-ctx 131072]
 'use strict';
 const fs = require('node:fs');
 const os = require('node:os');
@@ -226,6 +226,9 @@ async function main() {
     const cold = at(0.6);
     touch(cold, 3);
     const coldEdit = await editAndMeasure(log, engine, cold);
+    // The first file again: hot, but the cold file's new copy follows it now.
+    touch(hotFile, 5);
+    const hotFollowed = await editAndMeasure(log, engine, hotFile);
     const huge = path.join(dir, hugeFile);
     touch(huge, 4);
     const hugeEdit = await editAndMeasure(log, engine, huge);
@@ -255,7 +258,7 @@ async function main() {
     const r = {
       files: n, included: report.included.length, skipped: report.skipped.length, mb: report.bytes / 1e6,
       baseMs, baseFiles: base.files, scanMs, tokens, tokMs, buildMs, streamTokens: st.tokensInContext, segments: st.segments,
-      hot, cold: coldEdit, huge: hugeEdit, compactMs, compactFed, compactReused: compact?.reusedTokens ?? 0,
+      hot, hotFollowed, cold: coldEdit, huge: hugeEdit, compactMs, compactFed, compactReused: compact?.reusedTokens ?? 0,
       saveMs, reopenMs, reopen, tokensInContext,
     };
     results.push(r);
@@ -264,13 +267,119 @@ async function main() {
     console.log(`tokens (World, greedy): ${fmt(tokens)} in ${fmt(tokMs)} ms (${fmt(r.mb / (tokMs / 1000), 1)} MB/s); stream with headers: ${fmt(st.tokensInContext)} tokens in ${fmt(st.segments)} segments`);
     console.log(`first build through the counting engine: ${fmt(buildMs)} ms (scan + order + split + tokenize + feed bookkeeping)`);
     console.log(`hot edit (last file of the tail): fed ${fmt(hot.fed)} tokens for a ${fmt(hot.fileTokens)}-token file (ratio ${fmt(hot.fed / hot.fileTokens, 3)}), ${fmt(hot.ms)} ms to current`);
+    console.log(`hot edit of a file others follow: fed ${fmt(hotFollowed.fed)} tokens for a ${fmt(hotFollowed.fileTokens)}-token file (ratio ${fmt(hotFollowed.fed / hotFollowed.fileTokens, 3)}; re-fed followers ${fmt(hotFollowed.refed)}), ${fmt(hotFollowed.ms)} ms`);
     console.log(`cold edit: fed ${fmt(coldEdit.fed)} tokens for a ${fmt(coldEdit.fileTokens)}-token file (ratio ${fmt(coldEdit.fed / coldEdit.fileTokens, 3)}), ${fmt(coldEdit.ms)} ms to current`);
     console.log(`cold edit of a huge split file: fed ${fmt(hugeEdit.fed)} tokens (one part) of ${fmt(hugeEdit.fileTokens)} (ratio ${fmt(hugeEdit.fed / hugeEdit.fileTokens, 3)}), ${fmt(hugeEdit.ms)} ms`);
     console.log(`compaction (first stale copy at 40 % of the stream): ${fmt(compactMs)} ms, fed ${fmt(compactFed)}, reused ${fmt(r.compactReused)} of ${fmt(tokensInContext)} tokens (${fmt(100 * r.compactReused / tokensInContext, 1)} %)`);
     console.log(`save: ${fmt(saveMs)} ms; reopen: ${fmt(reopenMs)} ms, fed ${fmt(reopen.fed)} tokens, tokenized ${reopen.tokenized} texts, reused ${reopen.reused}`);
     if (!KEEP) { fs.rmSync(dir, { recursive: true, force: true }); fs.rmSync(store, { recursive: true, force: true }); }
   }
-  console.log('\nJSON ' + JSON.stringify(results));
+  const real = args.includes('--no-real') ? null : await realEngine(outliner);
+  console.log('\nJSON ' + JSON.stringify({ generated: results, real }));
+}
+
+// ------------------------------------------------- real engine, tiny model
+
+/**
+ * This repository (its tracked files, copied so edits touch only the copy)
+ * fed through the real engine process and the CLI's EnginePort adapter, on the
+ * tiny RWKV-X test model converted from test/fixtures/models.
+ */
+async function realEngine(outliner) {
+  const addonPath = path.join(root, 'native', 'build', 'Release', 'rwkvx.node');
+  const clientJs = path.join(root, 'out', 'src', 'engine', 'client', 'index.js');
+  const portJs = path.join(root, 'out', 'src', 'cli', 'context-engine.js');
+  if (!fs.existsSync(addonPath) || !fs.existsSync(clientJs) || !fs.existsSync(portJs)) {
+    console.log('\n== real engine: skipped (needs native/build/Release/rwkvx.node and the compiled engine client)');
+    return null;
+  }
+  const { EngineClient } = require(clientJs);
+  const { ClientEnginePort } = require(portJs);
+  const { execFileSync } = require('node:child_process');
+  const nCtx = Number(arg('real-ctx', '131072'));
+  const repo = path.join(os.tmpdir(), 'rwkvx-bench-context-repo');
+  const store = path.join(os.tmpdir(), 'rwkvx-bench-context-repo-store');
+  const models = path.join(os.tmpdir(), 'rwkvx-bench-context-models');
+  for (const d of [repo, store, models]) fs.rmSync(d, { recursive: true, force: true });
+  fs.mkdirSync(models, { recursive: true });
+  const tracked = execFileSync('git', ['ls-files', '-z'], { cwd: root }).toString().split('\0').filter(Boolean);
+  for (const rel of tracked) {
+    const src = path.join(root, rel);
+    let st;
+    try { st = fs.lstatSync(src); } catch { continue; }
+    if (!st.isFile()) continue;
+    fs.mkdirSync(path.dirname(path.join(repo, rel)), { recursive: true });
+    fs.copyFileSync(src, path.join(repo, rel));
+  }
+  const client = new EngineClient();
+  try {
+    await client.start();
+    const gguf = path.join(models, 'rwkvx-tiny.gguf');
+    const fixtures = path.join(root, 'test', 'fixtures', 'models');
+    await client.convert({ input: path.join(fixtures, 'rwkvx-tiny-bf16.pth'), output: gguf, vocab: path.join(fixtures, 'tiny-vocab.txt'), type: 'f16' });
+    const loaded = await client.loadModel({ path: gguf, device: 'cpu' });
+    const port = new ClientEnginePort(client, { modelId: loaded.modelId, path: gguf, info: loaded.info }, nCtx);
+    const mk = () => new ContextLog({ fs: new NodeFileSystem(), engine: port, clock: systemClock, folders: [{ name: 'rwkvx-code', path: repo }], storage: new FolderStorage(store) }, {
+      outliner, budgetTokens: nCtx, idleCompactMs: 0, staleThreshold: 1, saveDebounceMs: 1e9,
+    });
+    const log = mk();
+    let lastBuild;
+    log.onProgress((e) => { if (e.phase === 'build' || e.phase === 'compact') lastBuild = e; });
+    let t0 = now();
+    await log.start();
+    const buildMs = ms(t0);
+    const buildProgress = lastBuild;
+    const st = log.status();
+    const report = log.report();
+    const code = log.table().segs.filter((x) => x.kind === 'file' && x.part === 0 && /\.(ts|js|cc|h|cpp|py)$/.test(x.path));
+    const pick = (share) => path.join(repo, code[Math.floor(code.length * share)].path);
+    const editReal = async (file, marker) => {
+      fs.appendFileSync(file, `\n// bench edit ${marker}\n`);
+      const t = now();
+      log.notify({ type: 'saved', path: file });
+      await log.flush();
+      const u = log.status().lastUpdate;
+      const display = path.relative(repo, file).split(path.sep).join('/');
+      const fileTokens = log.table().segs.filter((x) => x.path === display && !x.stale && x.kind === 'file').reduce((n, x) => n + x.tokens, 0);
+      return { ms: ms(t), fed: u.refedTokens + u.newTokens, refed: u.refedTokens, fileTokens };
+    };
+    const hotFile = pick(0.4);
+    await editReal(hotFile, 1);
+    const hot = await editReal(hotFile, 2);
+    const cold = await editReal(pick(0.6), 3);
+    t0 = now();
+    await log.compactNow();
+    await log.flush();
+    const compactMs = ms(t0);
+    const compact = log.status().lastBuild;
+    t0 = now();
+    await log.save();
+    const saveMs = ms(t0);
+    const saveBytes = log.status().lastSave?.bytes ?? 0;
+    await log.dispose({ save: false });
+    const log2 = mk();
+    t0 = now();
+    await log2.start();
+    const reopenMs = ms(t0);
+    const restore = log2.status().restore;
+    await log2.dispose({ save: false });
+    const r = {
+      model: `${loaded.info.architecture} ${loaded.info.name || 'tiny'} (${loaded.info.nParams} params, vocab ${loaded.info.nVocab}) on ${loaded.info.device}`,
+      files: report.included.length, leftOut: st.filesLeftOut, skipped: report.skipped.length, tokens: st.tokensInContext, nCtx,
+      buildMs, ingestTokPerSec: buildProgress?.tokensPerSecond ?? 0, hot, cold, compactMs, compact, saveMs, saveBytes, reopenMs, restore,
+    };
+    console.log(`\n== real engine: this repository (${fmt(tracked.length)} tracked files) on ${r.model}`);
+    console.log(`stream: ${fmt(r.tokens)} tokens of ${fmt(nCtx)} budget, ${fmt(r.files)} files in, ${fmt(r.leftOut)} left out by the budget, ${fmt(r.skipped)} skipped entries`);
+    console.log(`first build: ${fmt(buildMs)} ms, ingest ${fmt(r.ingestTokPerSec)} tok/s`);
+    console.log(`hot edit: fed ${fmt(hot.fed)} for a ${fmt(hot.fileTokens)}-token file (ratio ${fmt(hot.fed / hot.fileTokens, 3)}), ${fmt(hot.ms)} ms to current`);
+    console.log(`cold edit: fed ${fmt(cold.fed)} for a ${fmt(cold.fileTokens)}-token file (ratio ${fmt(cold.fed / cold.fileTokens, 3)}), ${fmt(cold.ms)} ms to current`);
+    console.log(`compaction: ${fmt(compactMs)} ms, reused ${fmt(compact.reusedTokens)}, fed ${fmt(compact.fedTokens)}`);
+    console.log(`save: ${fmt(saveMs)} ms (${fmt(saveBytes / 1e6, 1)} MB); reopen: ${fmt(reopenMs)} ms, reused ${restore.reused}, fed ${fmt(restore.catchUpTokens ?? 0)} (load ${fmt(restore.loadMs ?? 0)} ms, check ${fmt(restore.catchUpMs ?? 0)} ms)`);
+    return r;
+  } finally {
+    await client.dispose();
+    if (!KEEP) for (const d of [repo, store, models]) fs.rmSync(d, { recursive: true, force: true });
+  }
 }
 
 main().catch((e) => {

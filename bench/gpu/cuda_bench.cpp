@@ -67,6 +67,8 @@ int main(int argc, char** argv) {
   const std::string type = get("type", "f16");
   const double budget = std::atof(get("budget-s", "360").c_str());
   const std::string tsv = get("out", "");
+  const std::string gemm = get("gemm", "own");  // own | cublas: the prefill matrix path
+  if (gemm == "cublas" && !rwkvx::cuda::set_cublas_gemm(true)) die("--gemm cublas: cuBLAS not available");
   const double t_start = now();
 
   const rwkvx::cuda::Probe pr = rwkvx::cuda::probe(0);
@@ -74,8 +76,8 @@ int main(int argc, char** argv) {
   char date[64];
   const std::time_t tt = std::time(nullptr);
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&tt));
-  std::printf("GPU: %s (sm_%d%d, %d SMs, %.1f GB), %s\nengine: %s\n", pr.name.c_str(), pr.cc_major, pr.cc_minor,
-              pr.sm_count, pr.total_bytes / 1e9, date, rwkvx_build_info());
+  std::printf("GPU: %s (sm_%d%d, %d SMs, %.1f GB), %s\nengine: %s; prefill GEMM: %s\n", pr.name.c_str(), pr.cc_major,
+              pr.cc_minor, pr.sm_count, pr.total_bytes / 1e9, date, rwkvx_build_info(), gemm.c_str());
   const double bw = rwkvx::cuda::measure_copy_bandwidth(size_t(1) << 30);
   const double own = rwkvx::cuda::measure_gemm_rate(8192, 8192, 8192);
   std::string why;

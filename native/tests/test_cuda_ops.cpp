@@ -115,6 +115,17 @@ TEST(gemm_equals_cpu_linear_within_half_precision) {
   check_linear(DType::F32, 40, 20, 128, cu::LinearPath::Gemm, 2e-5);
 }
 
+TEST(cublas_path_equals_cpu_linear_where_available) {
+  if (!cu::set_cublas_gemm(true)) {
+    std::printf("  cuBLAS not available: skipped\n");
+    return;
+  }
+  for (DType t : {DType::F16, DType::BF16})
+    for (int64_t T : {9, 300})
+      check_linear(t, T, 768, 3072, cu::LinearPath::Gemm, t == DType::BF16 ? 1.5e-2 : 3e-3);
+  cu::set_cublas_gemm(false);
+}
+
 TEST(batched_gemv_jobs_are_independent) {
   Mat a(DType::F16, 256, 128), b(DType::Q8_0, 64, 256), c(DType::F32, 32, 128);
   const std::vector<float> xa = randn(128), xb = randn(256), xc = randn(128);

@@ -78,11 +78,17 @@ if [ "$PART" != test ]; then
   REF=$MODELS/ref-0.1b.npy
   TOKS="1 22 333 4444 5555 666 77 8 99 1000 20000 3000 400 50 6 7"
   "$BUILD/rwkvx-engine" logits --model "$MODELS/rwkvx-bench-0.1b-f16.gguf" --device cpu --tokens "$TOKS" --out "$REF" > /dev/null 2>&1
-  B=$(( $(left) * 6 / 10 ))
+  B=$(( $(left) / 2 ))
   [ "$B" -lt 60 ] && B=60
   say "engine benchmark budget ${B} s"
   timeout $(( B + 90 )) "$BUILD/rwkvx-cuda-bench" --dir "$MODELS" --budget-s "$B" --out "$OUT/bench.tsv" > "$OUT/bench.log" 2>&1
   say "engine benchmark exit $?"
+  if [ -n "$CUBLAS" ] && [ "$(left)" -gt 120 ]; then
+    # the same engine with cuBLAS for the prefill products: 64K tokens of 0.1B and 1.5B
+    timeout 100 "$BUILD/rwkvx-cuda-bench" --dir "$MODELS" --gemm cublas --shapes 0.1b,1.5b --contexts 65536 \
+      --decode 32 --budget-s 50 > "$OUT/bench-cublas.log" 2>&1
+    say "cuBLAS-path benchmark exit $?"
+  fi
   TB=$(( $(left) - 20 ))
   [ "$TB" -lt 40 ] && TB=40
   PYTHONUNBUFFERED=1 timeout $(( TB + 30 )) python3 bench/gpu/torch_baseline.py --dir "$MODELS" --budget-s "$TB" \
@@ -96,6 +102,10 @@ if [ -f "$OUT/bench.log" ]; then
   grep -E "^(GPU|device-to-device|bf16 GEMM)" "$OUT/bench.log" | tee -a "$SUMMARY"
   sed -n '/^model /,$p' "$OUT/bench.log" | tee -a "$SUMMARY"
   tail -3 "$OUT/bench.log" | grep -i -E "error|rwkvx-cuda-bench:" | tee -a "$SUMMARY"
+fi
+if [ -f "$OUT/bench-cublas.log" ]; then
+  say "-- prefill through cuBLAS:"
+  sed -n '/^model /,$p' "$OUT/bench-cublas.log" | tee -a "$SUMMARY"
 fi
 if [ -f "$OUT/torch.log" ]; then
   grep -E "^(torch |baseline|0\.|1\.|2\.|x0)" "$OUT/torch.log" | tee -a "$SUMMARY"

@@ -7,8 +7,12 @@
 //    are converted while staged through registers into shared memory, double
 //    buffered, so X stays fp32 in device memory and Q8_0 needs no copy.
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
 
 #include "common.cuh"
+#include "cublas_dl.h"
 
 namespace rwkvx {
 namespace cuda {
@@ -396,6 +400,87 @@ void gemv_jobs(const LinearJob* jobs, int n, int64_t T, Stream s) {
 
 bool gemm_ok(const DevMat& W) { return W.cols % 8 == 0 && (W.type != DType::Q8_0 || W.cols % 32 == 0); }
 
+// ---- the optional cuBLAS path (F16 and BF16 weights), RWKVX_CUDA_GEMM=cublas or set_cublas_gemm
+std::atomic<int> g_cublas{-1};  // -1: not decided yet
+
+bool use_cublas() {
+  int v = g_cublas.load();
+  if (v < 0) {
+    const char* e = std::getenv("RWKVX_CUDA_GEMM");
+    v = e != nullptr && std::strcmp(e, "cublas") == 0 && cublas_api().ok() ? 1 : 0;
+    g_cublas.store(v);
+  }
+  return v == 1;
+}
+
+template <bool BF>
+__global__ void to_half_kernel(const float* __restrict__ x, typename Cvt<BF>::T* __restrict__ y, size_t n2) {
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n2; i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    const float2 v = reinterpret_cast<const float2*>(x)[i];
+    auto h = Cvt<BF>::pack(v.x, v.y);
+    reinterpret_cast<decltype(h)*>(y)[i] = h;
+  }
+}
+
+__global__ void act_kernel(float* y, size_t n, int act) {
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n; i += static_cast<size_t>(gridDim.x) * blockDim.x)
+    y[i] = apply_act(y[i], act);
+}
+
+// One cuBLAS handle and one scratch buffer (X in the weights' type) per
+// thread; the scratch grows during a forward call, the one allocation the
+// own-kernel path does not make.
+struct CublasThread {
+  void* handle = nullptr;
+  int device = -1;
+  void* scratch = nullptr;
+  size_t cap = 0;
+};
+thread_local CublasThread t_cublas;
+
+bool cublas_job(const LinearJob& j, int64_t T, Stream s) {
+  const DevMat& W = *j.W;
+  if ((W.type != DType::F16 && W.type != DType::BF16) || W.cols % 2 != 0) return false;
+  const CublasApi& api = cublas_api();
+  int dev = 0;
+  ck(cudaGetDevice(&dev), "cuBLAS device");
+  CublasThread& c = t_cublas;
+  if (c.handle == nullptr || c.device != dev) {
+    if (api.create(&c.handle) != 0) fail(RWKVX_ERR_DEVICE, "cublasCreate failed");
+    c.device = dev;
+    c.cap = 0;
+    c.scratch = nullptr;  // (a scratch on another device is left to the process)
+  }
+  const size_t need = static_cast<size_t>(T * W.cols) * 2;
+  if (need > c.cap) {
+    dev_free(c.scratch);
+    c.scratch = nullptr;
+    c.cap = 0;
+    c.scratch = dev_alloc(need, "cuBLAS input scratch");
+    c.cap = need;
+  }
+  const size_t n2 = need / 4;
+  const unsigned blocks = static_cast<unsigned>(std::min<size_t>(4096, (n2 + 255) / 256));
+  if (W.type == DType::BF16) to_half_kernel<true><<<blocks, 256, 0, s>>>(j.X, static_cast<__nv_bfloat16*>(c.scratch), n2);
+  else to_half_kernel<false><<<blocks, 256, 0, s>>>(j.X, static_cast<__half*>(c.scratch), n2);
+  ck_launch("cuBLAS input conversion");
+  const int dt = W.type == DType::BF16 ? kCudaR16BF : kCudaR16F;
+  const float one = 1.f, beta = j.accumulate ? 1.f : 0.f;
+  if (api.set_stream(c.handle, s) != 0) fail(RWKVX_ERR_DEVICE, "cublasSetStream failed");
+  // Row-major Y[T][rows] = X[T][K] · W[rows][K]ᵀ: column-major, Yᵀ [rows × T] = op_T(W [K × rows]) · X [K × T].
+  const int st = api.gemm_ex(c.handle, kCublasOpT, kCublasOpN, static_cast<int>(W.rows), static_cast<int>(T),
+                             static_cast<int>(W.cols), &one, W.data, dt, static_cast<int>(W.cols), c.scratch, dt,
+                             static_cast<int>(W.cols), &beta, j.Y, kCudaR32F, static_cast<int>(W.rows),
+                             kCublasCompute32F, kCublasGemmDefault);
+  if (st != 0) fail(RWKVX_ERR_DEVICE, "cublasGemmEx failed with status %d", st);
+  if (j.act != kActNone) {
+    const size_t n = static_cast<size_t>(T * W.rows);
+    act_kernel<<<static_cast<unsigned>(std::min<size_t>(4096, (n + 255) / 256)), 256, 0, s>>>(j.Y, n, j.act);
+    ck_launch("activation");
+  }
+  return true;
+}
+
 }  // namespace
 
 void linear(const LinearJob* jobs, int n_jobs, int64_t T, Stream s, LinearPath path) {
@@ -405,6 +490,7 @@ void linear(const LinearJob* jobs, int n_jobs, int64_t T, Stream s, LinearPath p
   const bool gemv = path == LinearPath::Gemv || (path == LinearPath::Auto && T <= 8);
   if (!gemv) {
     for (int i = 0; i < n_jobs; ++i) {
+      if (use_cublas() && cublas_job(jobs[i], T, s)) continue;
       if (gemm_ok(*jobs[i].W)) {
         gemm_job(jobs[i], T, s);
       } else {  // widths the tiles cannot take: GEMV over groups of 8 tokens
@@ -431,6 +517,12 @@ void linear(const LinearJob* jobs, int n_jobs, int64_t T, Stream s, LinearPath p
       gemv_jobs(batch, n, tn, s);
     }
   }
+}
+
+bool set_cublas_gemm(bool on) {
+  const bool ok = !on || cublas_api().ok();
+  g_cublas.store(on && ok ? 1 : 0);
+  return ok;
 }
 
 void gemm_half(const void* A, const void* B, float* Y, int64_t M, int64_t N, int64_t K, bool bf16, Stream s) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common.cuh"
+#include "cublas_dl.h"
 
 namespace rwkvx {
 namespace cuda {
@@ -56,29 +57,6 @@ struct Dev {
   ~Dev() { dev_free(p); }
 };
 
-// ---- cuBLAS through dlopen
-using cublasHandle_t = void*;
-using PCreate = int (*)(cublasHandle_t*);
-using PDestroy = int (*)(cublasHandle_t);
-using PGemmEx = int (*)(cublasHandle_t, int, int, int, int, int, const void*, const void*, int, int, const void*, int,
-                        int, const void*, void*, int, int, int, int);
-constexpr int kOpN = 0, kOpT = 1, kR16BF = 14, kR32F = 0, kCompute32F = 68, kGemmDefault = -1;
-
-void* open_cublas(std::string* why) {
-  std::vector<std::string> names;
-  if (const char* e = std::getenv("RWKVX_CUBLAS")) names.push_back(e);
-  for (const char* n : {"libcublas.so.13", "libcublas.so.12", "libcublas.so", "/usr/local/cuda/lib64/libcublas.so.13",
-                        "/usr/local/cuda/lib64/libcublas.so"})
-    names.push_back(n);
-  std::string errs;
-  for (const auto& n : names) {
-    if (void* h = dlopen(n.c_str(), RTLD_NOW | RTLD_LOCAL)) return h;
-    errs += (errs.empty() ? "" : "; ") + std::string(dlerror());
-  }
-  *why = "cuBLAS not found (" + errs + ")";
-  return nullptr;
-}
-
 }  // namespace
 
 double measure_copy_bandwidth(size_t bytes) {
@@ -98,17 +76,13 @@ double measure_gemm_rate(int64_t M, int64_t N, int64_t K) {
 }
 
 double measure_cublas_rate(int64_t M, int64_t N, int64_t K, std::string* why) {
-  void* lib = open_cublas(why);
-  if (!lib) return -1;
-  auto create = reinterpret_cast<PCreate>(dlsym(lib, "cublasCreate_v2"));
-  auto destroy = reinterpret_cast<PDestroy>(dlsym(lib, "cublasDestroy_v2"));
-  auto gemm = reinterpret_cast<PGemmEx>(dlsym(lib, "cublasGemmEx"));
-  if (!create || !destroy || !gemm) {
-    *why = "cuBLAS lacks cublasCreate_v2/cublasGemmEx";
+  const CublasApi& api = cublas_api();
+  if (!api.ok()) {
+    *why = api.why;
     return -1;
   }
-  cublasHandle_t h = nullptr;
-  if (create(&h) != 0) {
+  CublasApi::Handle h = nullptr;
+  if (api.create(&h) != 0) {
     *why = "cublasCreate failed";
     return -1;
   }
@@ -122,16 +96,53 @@ double measure_cublas_rate(int64_t M, int64_t N, int64_t K, std::string* why) {
     int st = 0;
     // Row-major Y[M][N] = A[M][K] B[N][K]ᵀ is column-major Yᵀ = Bᵀ A.
     auto run = [&] {
-      st |= gemm(h, kOpT, kOpN, static_cast<int>(N), static_cast<int>(M), static_cast<int>(K), &one, B.p, kR16BF,
-                 static_cast<int>(K), A.p, kR16BF, static_cast<int>(K), &zero, Y.p, kR32F, static_cast<int>(N),
-                 kCompute32F, kGemmDefault);
+      st |= api.gemm_ex(h, kCublasOpT, kCublasOpN, static_cast<int>(N), static_cast<int>(M), static_cast<int>(K), &one,
+                        B.p, kCudaR16BF, static_cast<int>(K), A.p, kCudaR16BF, static_cast<int>(K), &zero, Y.p,
+                        kCudaR32F, static_cast<int>(N), kCublasCompute32F, kCublasGemmDefault);
     };
     const double t = median_time(run, 2, 7);
     if (st == 0) rate = 2.0 * M * N * K / t;
     else *why = "cublasGemmEx returned an error";
   }
-  destroy(h);
+  api.destroy(h);
   return rate;
+}
+
+}  // namespace cuda
+}  // namespace rwkvx
+
+namespace rwkvx {
+namespace cuda {
+
+const CublasApi& cublas_api() {
+  static const CublasApi api = [] {
+    CublasApi a;
+    std::vector<std::string> names;
+    if (const char* e = std::getenv("RWKVX_CUBLAS")) names.push_back(e);
+    for (const char* n : {"libcublas.so.13", "libcublas.so.12", "/usr/local/cuda/lib64/libcublas.so.13",
+                          "/usr/local/cuda/lib64/libcublas.so.12", "libcublas.so"})
+      names.push_back(n);
+    void* lib = nullptr;
+    std::string errs;
+    for (const auto& n : names) {
+      if ((lib = dlopen(n.c_str(), RTLD_NOW | RTLD_LOCAL)) != nullptr) break;
+      errs += (errs.empty() ? "" : "; ") + std::string(dlerror());
+    }
+    if (!lib) {
+      a.why = "cuBLAS not found (" + errs + ")";
+      return a;
+    }
+    a.create = reinterpret_cast<decltype(a.create)>(dlsym(lib, "cublasCreate_v2"));
+    a.destroy = reinterpret_cast<decltype(a.destroy)>(dlsym(lib, "cublasDestroy_v2"));
+    a.set_stream = reinterpret_cast<decltype(a.set_stream)>(dlsym(lib, "cublasSetStream_v2"));
+    a.gemm_ex = reinterpret_cast<decltype(a.gemm_ex)>(dlsym(lib, "cublasGemmEx"));
+    if (!a.create || !a.destroy || !a.set_stream || !a.gemm_ex) {
+      a.gemm_ex = nullptr;
+      a.why = "cuBLAS lacks cublasCreate_v2 / cublasSetStream_v2 / cublasGemmEx";
+    }
+    return a;
+  }();
+  return api;
 }
 
 }  // namespace cuda

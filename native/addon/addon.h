@@ -199,6 +199,15 @@ class Job : public Napi::AsyncProgressQueueWorker<Event> {
   Napi::ObjectReference listenerErrorValue_;
 };
 
+// rwkvx_progress_fn forwarding to a job's event queue; user data is the
+// job's `const Progress*` (unit as the engine reports it).
+inline int ForwardProgress(uint64_t done, uint64_t total, void* user) {
+  auto* progress = static_cast<const Job<ProgressEvent>::Progress*>(user);
+  ProgressEvent e{done, total};
+  progress->Send(&e, 1);
+  return 0;
+}
+
 // ------------------------------------------------------------- classes
 
 class Model : public Napi::ObjectWrap<Model> {

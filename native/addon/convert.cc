@@ -6,13 +6,6 @@ namespace addon {
 
 namespace {
 
-int ReportProgress(uint64_t done, uint64_t total, void* user) {
-  auto* progress = static_cast<const Job<ProgressEvent>::Progress*>(user);
-  ProgressEvent e{done, total};
-  progress->Send(&e, 1);
-  return 0;
-}
-
 class ConvertJob : public Job<ProgressEvent> {
  public:
   ConvertJob(Napi::Env env, std::string in, std::string out, rwkvx_convert_params p, std::string vocab, std::string name)
@@ -23,7 +16,7 @@ class ConvertJob : public Job<ProgressEvent> {
     params_.vocab_path = vocab_.empty() ? nullptr : vocab_.c_str();
     params_.name = name_.empty() ? nullptr : name_.c_str();
     if (!listener_.IsEmpty()) {
-      params_.progress = ReportProgress;
+      params_.progress = ForwardProgress;
       params_.progress_user_data = const_cast<Progress*>(&progress);
     }
     const rwkvx_status st = rwkvx_convert(in_.c_str(), out_.c_str(), &params_);

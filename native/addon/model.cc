@@ -8,13 +8,6 @@ namespace addon {
 
 namespace {
 
-int ReportProgress(uint64_t done, uint64_t total, void* user) {
-  auto* progress = static_cast<const Job<ProgressEvent>::Progress*>(user);
-  ProgressEvent e{done, total};
-  progress->Send(&e, 1);
-  return 0;
-}
-
 class LoadJob : public Job<ProgressEvent> {
  public:
   LoadJob(Napi::Env env, std::string path, rwkvx_model_params params)
@@ -23,7 +16,7 @@ class LoadJob : public Job<ProgressEvent> {
  protected:
   rwkvx_status Run(const Progress& progress) override {
     if (!listener_.IsEmpty()) {
-      params_.progress = ReportProgress;
+      params_.progress = ForwardProgress;
       params_.progress_user_data = const_cast<Progress*>(&progress);
     }
     rwkvx_model* m = nullptr;

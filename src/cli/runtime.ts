@@ -68,10 +68,6 @@ export class Interrupt {
     this.presses = 0;
   }
 
-  trigger(): void {
-    this.handler();
-  }
-
   dispose(): void {
     process.off('SIGINT', this.handler);
     this.source.dispose();

@@ -92,6 +92,7 @@ export class EngineHost {
   private readonly decodeStats = new Throughput();
   private addonValue: Addon | null = null;
   private addonFailure: string | null = null;
+  private addonPath: string | null = null;
 
   constructor(
     private readonly addonLoader: () => { addon: Addon; path: string },
@@ -99,8 +100,6 @@ export class EngineHost {
     readonly epoch: number,
     private readonly onShutdown: () => void,
   ) {}
-
-  private addonPath: string | null = null;
 
   private addon(): Addon {
     if (this.addonValue) return this.addonValue;

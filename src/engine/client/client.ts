@@ -212,7 +212,7 @@ export class EngineClient {
     this.logEmitter.dispose();
   }
 
-  /** For tests: the running process, to kill it. */
+  /** The running engine process, if any (for diagnostics and tests). */
   get process(): HostProcess | null {
     return this.host;
   }

@@ -20,7 +20,7 @@ function main(): void {
   const host = new EngineHost(
     () => {
       const addonPath = findAddon();
-      if (addonPath === null) throw new Error('native/build/Release/rwkvx.node not found; build it with npm install');
+      if (addonPath === null) throw new Error('native/build/Release/rwkvx.node not found; build it with npm install (or npm run build:addon)');
       return { addon: loadAddon(addonPath), path: addonPath };
     },
     notify,

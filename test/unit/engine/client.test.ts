@@ -315,6 +315,21 @@ describe('engine client: restart policy', () => {
     }
   });
 
+  it('says clearly when the addon cannot be loaded, and still answers', async () => {
+    const client = new EngineClient({ env: { ...process.env, RWKVX_ADDON: '/nonexistent/rwkvx.node' } });
+    try {
+      const hello = await client.start();
+      assert.equal(hello.abiVersion, null);
+      assert.match(hello.addonError!, /nonexistent\/rwkvx\.node/);
+      const e = await rejection(client.loadModel({ path: models.rwkv7 }));
+      assert.equal(e.code, 'ERR_ADDON_MISSING');
+      assert.match(e.message, /engine addon is not available/);
+      assert.equal((await client.request('stats', {})).models.length, 0);
+    } finally {
+      await client.dispose();
+    }
+  });
+
   it('stops the engine process on dispose', async () => {
     const client = new EngineClient();
     const hello = await client.start();

@@ -32,7 +32,7 @@ const arg = (name, dflt) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : dflt;
 };
-const SIZES = arg('files', '2000,10000').split(',').map(Number);
+const SIZES = arg('files', '2000,10000') === 'none' ? [] : arg('files', '2000,10000').split(',').map(Number);
 const KEEP = args.includes('--keep');
 
 // ------------------------------------------------------------ workspace

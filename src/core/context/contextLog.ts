@@ -709,10 +709,19 @@ export class ContextLog {
       const tierRank: Record<Tier, number> = { test: 0, code: 0, overview: 1, hot: 2 };
       const victims = [...perFile.entries()].sort(([, a], [, b]) =>
         tierRank[a.tier] - tierRank[b.tier] || a.mtime - b.mtime || a.rank - b.rank);
+      const dropped: [string, { tokens: number; hash: string }][] = [];
       for (const [file, e] of victims) {
         if (total <= limit) break;
         leftOut.set(file, e.hash);
+        dropped.push([file, e]);
         total -= e.tokens;
+      }
+      // The last file out may have been a big one: take back the warmest of
+      // the dropped files that still fit, so the stream fills the budget.
+      for (const [file, e] of dropped.reverse()) {
+        if (total + e.tokens > limit) continue;
+        leftOut.delete(file);
+        total += e.tokens;
       }
     }
     const layout = drafts.filter((d) => !d.file || !leftOut.has(d.file));

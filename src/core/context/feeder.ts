@@ -59,10 +59,20 @@ export class Feeder {
       const batch = parts.length === 1 ? parts[0] : concat(parts, n);
       const before = this.boundary(this.next) + this.offset;
       let reported = 0;
-      const res = await this.engine.feed(this.session, batch, {
-        signal,
-        onProgress: (done) => { onFed(done - reported, 0); reported = done; },
-      });
+      // A signal per call: listeners an adapter adds to it go away with the call.
+      const call = new AbortController();
+      const forward = () => call.abort();
+      signal?.addEventListener('abort', forward);
+      if (signal?.aborted) call.abort();
+      let res;
+      try {
+        res = await this.engine.feed(this.session, batch, {
+          signal: call.signal,
+          onProgress: (done) => { onFed(done - reported, 0); reported = done; },
+        });
+      } finally {
+        signal?.removeEventListener('abort', forward);
+      }
       const fed = res.nPast - before;
       if (fed !== reported) onFed(fed - reported, 0);
       this.fedTokens += fed;

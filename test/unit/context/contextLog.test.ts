@@ -436,3 +436,21 @@ test('an engine failure during an update leaves the current stream intact and re
   await h.log.dispose();
   assert.equal(h.engine.liveSessions, 0);
 });
+
+test('budget: after a big file goes, smaller cold files that still fit come back', async () => {
+  const root = makeWorkspace({ 'README.md': '# Fill\n' });
+  const day = 24 * 3600_000;
+  writeFile(root, 'src/old1.ts', sourceFile('old1', 3), Date.now() - 300 * day);
+  writeFile(root, 'src/old2.ts', sourceFile('old2', 3), Date.now() - 200 * day);
+  writeFile(root, 'src/big.ts', sourceFile('big', 120), Date.now() - 100 * day);
+  for (const n of ['a', 'b', 'c']) writeFile(root, `src/${n}.ts`, sourceFile(n, 10), Date.now() - 10 * day);
+  const full = await openLog(folder(root));
+  const total = full.log.status().tokensInContext;
+  const big = full.log.table()!.segs.find((s) => s.path === 'src/big.ts')!.tokens;
+  await full.log.dispose();
+  // Room for everything but the big file.
+  const budget = Math.ceil((total - big + 50) / 0.9);
+  const h = await openLog(folder(root), { budgetTokens: budget });
+  assert.deepEqual(h.log.report().leftOut, ['src/big.ts']);
+  await h.log.dispose();
+});

@@ -28,6 +28,10 @@ struct KernelSet {
                       int64_t n, bool accumulate);
   // n elements of a row stored as type t → fp32.
   void (*to_f32)(DType t, const uint8_t* src, float* dst, int64_t n);
+  // Attention over stored rows (F16 or F32) at base + s·stride bytes, N
+  // elements each: out[s] = q · row_s, and acc += Σ_s p[s] · row_s.
+  void (*rows_dot)(DType t, const uint8_t* base, size_t stride, int64_t n_rows, const float* q, int64_t N, float* out);
+  void (*rows_axpy)(DType t, const uint8_t* base, size_t stride, int64_t n_rows, const float* p, int64_t N, float* acc);
   // One head of the WKV-7 recurrence over T tokens (see wkv7_seq in ops.h):
   // vectors of head size N at stride `ld` between tokens; S is N×N [value][key].
   void (*wkv7_head)(int64_t T, int64_t N, int64_t ld, const float* r, const float* w, const float* k, const float* v,
@@ -35,6 +39,8 @@ struct KernelSet {
 };
 
 // The plain versions, shared by the SIMD sets for what they do not specialize.
+void rows_dot_scalar(DType t, const uint8_t* base, size_t stride, int64_t n_rows, const float* q, int64_t N, float* out);
+void rows_axpy_scalar(DType t, const uint8_t* base, size_t stride, int64_t n_rows, const float* p, int64_t N, float* acc);
 void wkv7_head_scalar(int64_t T, int64_t N, int64_t ld, const float* r, const float* w, const float* k, const float* v,
                       const float* a, const float* b, float* S, float* y);
 

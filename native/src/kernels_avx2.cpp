@@ -159,6 +159,40 @@ RWKVX_AVX2 void to_f32(DType t, const uint8_t* src, float* dst, int64_t n) {
   dequantize_row(t, src, dst, n);
 }
 
+// Head size 64 only; other sizes take the plain version.
+RWKVX_AVX2 void rows_dot(DType t, const uint8_t* base, size_t stride, int64_t n_rows, const float* q, int64_t N, float* out) {
+  if (N != 64 || (t != DType::F16 && t != DType::F32)) return rows_dot_scalar(t, base, stride, n_rows, q, N, out);
+  __m256 vq[8];
+  for (int i = 0; i < 8; ++i) vq[i] = _mm256_loadu_ps(q + 8 * i);
+  for (int64_t s = 0; s < n_rows; ++s) {
+    const uint8_t* r = base + s * stride;
+    __m256 a = _mm256_setzero_ps();
+    for (int i = 0; i < 8; ++i) {
+      const __m256 x = t == DType::F16 ? load_f16(reinterpret_cast<const uint16_t*>(r) + 8 * i)
+                                  : _mm256_loadu_ps(reinterpret_cast<const float*>(r) + 8 * i);
+      a = _mm256_fmadd_ps(x, vq[i], a);
+    }
+    out[s] = hsum(a);
+  }
+}
+
+RWKVX_AVX2 void rows_axpy(DType t, const uint8_t* base, size_t stride, int64_t n_rows, const float* p, int64_t N, float* acc) {
+  if (N != 64 || (t != DType::F16 && t != DType::F32)) return rows_axpy_scalar(t, base, stride, n_rows, p, N, acc);
+  __m256 va[8];
+  for (int i = 0; i < 8; ++i) va[i] = _mm256_loadu_ps(acc + 8 * i);
+  for (int64_t s = 0; s < n_rows; ++s) {
+    if (p[s] == 0.f) continue;
+    const uint8_t* r = base + s * stride;
+    const __m256 ps = _mm256_set1_ps(p[s]);
+    for (int i = 0; i < 8; ++i) {
+      const __m256 x = t == DType::F16 ? load_f16(reinterpret_cast<const uint16_t*>(r) + 8 * i)
+                                  : _mm256_loadu_ps(reinterpret_cast<const float*>(r) + 8 * i);
+      va[i] = _mm256_fmadd_ps(ps, x, va[i]);
+    }
+  }
+  for (int i = 0; i < 8; ++i) _mm256_storeu_ps(acc + 8 * i, va[i]);
+}
+
 // Head size 64: a state row is eight registers.
 RWKVX_AVX2 void wkv7_head(int64_t T, int64_t N, int64_t ld, const float* r, const float* w, const float* k,
                           const float* v, const float* a, const float* b, float* S, float* y) {
@@ -184,7 +218,7 @@ RWKVX_AVX2 void wkv7_head(int64_t T, int64_t N, int64_t ld, const float* r, cons
   }
 }
 
-const KernelSet kAvx2 = {"avx2", dot_f32, dot_f16, dot_bf16, dot_q8_0, gemm_f32, nullptr, to_f32, wkv7_head};
+const KernelSet kAvx2 = {"avx2", dot_f32, dot_f16, dot_bf16, dot_q8_0, gemm_f32, nullptr, to_f32, rows_dot, rows_axpy, wkv7_head};
 
 }  // namespace
 

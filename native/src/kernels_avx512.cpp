@@ -233,7 +233,41 @@ RWKVX_AVX512 void gemm_packed(const float* X, int64_t ldx, const float* P, float
   for (; t < T; ++t) packed_tile<1>(X + t * ldx, ldx, P, Y + t * ldy, ldy, n, m0, m1, m2, accumulate);
 }
 
-const KernelSet kAvx512 = {"avx512", dot_f32, dot_f16, dot_bf16, dot_q8_0, gemm_f32, gemm_packed, to_f32, wkv7_head};
+// Head size 64 only; other sizes take the plain version.
+RWKVX_AVX512 void rows_dot(DType t, const uint8_t* base, size_t stride, int64_t n_rows, const float* q, int64_t N, float* out) {
+  if (N != 64 || (t != DType::F16 && t != DType::F32)) return rows_dot_scalar(t, base, stride, n_rows, q, N, out);
+  __m512 vq[4];
+  for (int i = 0; i < 4; ++i) vq[i] = _mm512_loadu_ps(q + 16 * i);
+  for (int64_t s = 0; s < n_rows; ++s) {
+    const uint8_t* r = base + s * stride;
+    __m512 a = _mm512_setzero_ps();
+    for (int i = 0; i < 4; ++i) {
+      const __m512 x = t == DType::F16 ? load_f16(reinterpret_cast<const uint16_t*>(r) + 16 * i)
+                                  : _mm512_loadu_ps(reinterpret_cast<const float*>(r) + 16 * i);
+      a = _mm512_fmadd_ps(x, vq[i], a);
+    }
+    out[s] = _mm512_reduce_add_ps(a);
+  }
+}
+
+RWKVX_AVX512 void rows_axpy(DType t, const uint8_t* base, size_t stride, int64_t n_rows, const float* p, int64_t N, float* acc) {
+  if (N != 64 || (t != DType::F16 && t != DType::F32)) return rows_axpy_scalar(t, base, stride, n_rows, p, N, acc);
+  __m512 va[4];
+  for (int i = 0; i < 4; ++i) va[i] = _mm512_loadu_ps(acc + 16 * i);
+  for (int64_t s = 0; s < n_rows; ++s) {
+    if (p[s] == 0.f) continue;
+    const uint8_t* r = base + s * stride;
+    const __m512 ps = _mm512_set1_ps(p[s]);
+    for (int i = 0; i < 4; ++i) {
+      const __m512 x = t == DType::F16 ? load_f16(reinterpret_cast<const uint16_t*>(r) + 16 * i)
+                                  : _mm512_loadu_ps(reinterpret_cast<const float*>(r) + 16 * i);
+      va[i] = _mm512_fmadd_ps(ps, x, va[i]);
+    }
+  }
+  for (int i = 0; i < 4; ++i) _mm512_storeu_ps(acc + 16 * i, va[i]);
+}
+
+const KernelSet kAvx512 = {"avx512", dot_f32, dot_f16, dot_bf16, dot_q8_0, gemm_f32, gemm_packed, to_f32, rows_dot, rows_axpy, wkv7_head};
 
 }  // namespace
 

@@ -45,6 +45,25 @@ void to_f32(DType t, const uint8_t* src, float* dst, int64_t n) { dequantize_row
 
 }  // namespace
 
+void rows_dot_scalar(DType t, const uint8_t* base, size_t stride, int64_t n_rows, const float* q, int64_t N, float* out) {
+  float row[256];
+  for (int64_t s = 0; s < n_rows; ++s) {
+    dequantize_row(t, base + s * stride, row, N);
+    float d = 0.f;
+    for (int64_t i = 0; i < N; ++i) d += q[i] * row[i];
+    out[s] = d;
+  }
+}
+
+void rows_axpy_scalar(DType t, const uint8_t* base, size_t stride, int64_t n_rows, const float* p, int64_t N, float* acc) {
+  float row[256];
+  for (int64_t s = 0; s < n_rows; ++s) {
+    if (p[s] == 0.f) continue;
+    dequantize_row(t, base + s * stride, row, N);
+    for (int64_t i = 0; i < N; ++i) acc[i] += p[s] * row[i];
+  }
+}
+
 void wkv7_head_scalar(int64_t T, int64_t N, int64_t ld, const float* r, const float* w, const float* k, const float* v,
                       const float* a, const float* b, float* S, float* y) {
   for (int64_t t = 0; t < T; ++t) {
@@ -65,6 +84,6 @@ void wkv7_head_scalar(int64_t T, int64_t N, int64_t ld, const float* r, const fl
   }
 }
 
-const KernelSet kScalarKernels = {"scalar", dot_f32, dot_f16, dot_bf16, dot_q8_0, gemm_f32, nullptr, to_f32, wkv7_head_scalar};
+const KernelSet kScalarKernels = {"scalar", dot_f32, dot_f16, dot_bf16, dot_q8_0, gemm_f32, nullptr, to_f32, rows_dot_scalar, rows_axpy_scalar, wkv7_head_scalar};
 
 }  // namespace rwkvx

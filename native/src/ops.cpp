@@ -76,14 +76,18 @@ void linear(const OpContext& ctx, const TensorView& W, const float* X, int64_t T
     // panel, then run the outer-product kernel over all T tokens.
     const int64_t n_blocks = (out + kPackWidth - 1) / kPackWidth;
     ctx.pool->parallel_for(n_blocks, [&](int64_t b0, int64_t b1, int) {
-      thread_local std::vector<float> row, panel;
-      if (row.size() < static_cast<size_t>(in)) row.resize(static_cast<size_t>(in));
-      if (panel.size() < static_cast<size_t>(in * kPackWidth)) panel.resize(static_cast<size_t>(in * kPackWidth));
+      thread_local std::vector<float> rows, panel;
+      const size_t panel_size = static_cast<size_t>(in * kPackWidth);
+      if (rows.size() < panel_size) { rows.resize(panel_size); panel.resize(panel_size); }
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t r0 = b * kPackWidth, rn = std::min(kPackWidth, out - r0);
-        for (int64_t r = 0; r < kPackWidth; ++r) {
-          if (r < rn) k.to_f32(W.type, W.row(r0 + r), row.data(), in);
-          for (int64_t i = 0; i < in; ++i) panel[static_cast<size_t>(i * kPackWidth + r)] = r < rn ? row[static_cast<size_t>(i)] : 0.f;
+        // Rows converted one after the other, then transposed with sequential
+        // writes (48 sequential read streams).
+        for (int64_t r = 0; r < rn; ++r) k.to_f32(W.type, W.row(r0 + r), rows.data() + r * in, in);
+        for (int64_t i = 0; i < in; ++i) {
+          float* dst = panel.data() + i * kPackWidth;
+          for (int64_t r = 0; r < rn; ++r) dst[r] = rows[static_cast<size_t>(r * in + i)];
+          for (int64_t r = rn; r < kPackWidth; ++r) dst[r] = 0.f;
         }
         k.gemm_packed(X, in, panel.data(), Y + r0, out, T, rn, in, accumulate);
       }
@@ -167,6 +171,9 @@ void moba_attention(const OpContext& ctx, const MobaParams& p, const KvStore& kv
                     int64_t pos0, float* out) {
   const int64_t H = p.n_head, N = p.head_size, C = H * N, B = p.chunk, n_pick = p.top_k - 1;
   const KernelSet& k = *ctx.k;
+  const DType kv_dtype = kv.type() == KvType::F16 ? DType::F16 : DType::F32;
+  const size_t eb = kv.type() == KvType::F16 ? 2 : 4;
+  constexpr int64_t kDirectQueries = 4;
   // 1. Per query and head, the earlier chunks it reads.
   std::vector<int32_t> sel(static_cast<size_t>(T * H * std::max<int64_t>(n_pick, 1)));
   ctx.pool->parallel_for(T * H, [&](int64_t i0, int64_t i1, int) {
@@ -213,13 +220,24 @@ void moba_attention(const OpContext& ctx, const MobaParams& p, const KvStore& kv
         }
         if (who.empty()) continue;
         const int64_t ns = static_cast<int64_t>(who.size());
-        if (K.size() < static_cast<size_t>(rows * N)) { K.resize(static_cast<size_t>(rows * N)); Vt.resize(K.size()); }
         if (S.size() < static_cast<size_t>(ns * rows)) S.resize(static_cast<size_t>(ns * rows));
         if (Q.size() < static_cast<size_t>(ns * N)) { Q.resize(static_cast<size_t>(ns * N)); tmp.resize(Q.size()); }
-        load_head(k, kv, h, N, j * B, rows, K.data(), Vt.data());
         for (int64_t i = 0; i < ns; ++i)
           std::memcpy(Q.data() + i * N, q + (w.t0 + who[i]) * C + h * N, static_cast<size_t>(N) * 4);
-        k.gemm_f32(Q.data(), N, K.data(), N, S.data(), rows, ns, rows, N);
+        // Few queries (decode): dot products straight from the stored rows.
+        // Many (prefill): convert the chunk once and use matrix products.
+        const bool direct = ns <= kDirectQueries;
+        // A chunk is one KV page, so its rows sit at a fixed stride.
+        const size_t stride = static_cast<size_t>(C) * eb;
+        const uint8_t* kbase = static_cast<const uint8_t*>(kv.key_row(j * B)) + h * N * eb;
+        const uint8_t* vbase = static_cast<const uint8_t*>(kv.value_row(j * B)) + h * N * eb;
+        if (direct) {
+          for (int64_t i = 0; i < ns; ++i) k.rows_dot(kv_dtype, kbase, stride, rows, Q.data() + i * N, N, S.data() + i * rows);
+        } else {
+          if (K.size() < static_cast<size_t>(rows * N)) { K.resize(static_cast<size_t>(rows * N)); Vt.resize(K.size()); }
+          load_head(k, kv, h, N, j * B, rows, K.data(), Vt.data());
+          k.gemm_f32(Q.data(), N, K.data(), N, S.data(), rows, ns, rows, N);
+        }
         for (int64_t i = 0; i < ns; ++i) {
           const int64_t qi = who[static_cast<size_t>(i)];
           const int64_t valid = j == c ? pos0 + w.t0 + qi - c * B + 1 : rows;  // causal in the own chunk
@@ -234,9 +252,14 @@ void moba_attention(const OpContext& ctx, const MobaParams& p, const KvStore& kv
           m[qi] = mnew;
           for (int64_t d = 0; d < N; ++d) acc[qi * N + d] *= corr;
         }
-        k.gemm_f32(S.data(), rows, Vt.data(), rows, tmp.data(), N, ns, N, rows);
-        for (int64_t i = 0; i < ns; ++i)
-          for (int64_t d = 0; d < N; ++d) acc[who[static_cast<size_t>(i)] * N + d] += tmp[i * N + d];
+        if (direct) {
+          for (int64_t i = 0; i < ns; ++i)
+            k.rows_axpy(kv_dtype, vbase, stride, rows, S.data() + i * rows, N, acc.data() + who[static_cast<size_t>(i)] * N);
+        } else {
+          k.gemm_f32(S.data(), rows, Vt.data(), rows, tmp.data(), N, ns, N, rows);
+          for (int64_t i = 0; i < ns; ++i)
+            for (int64_t d = 0; d < N; ++d) acc[who[static_cast<size_t>(i)] * N + d] += tmp[i * N + d];
+        }
       }
       for (int64_t t = 0; t < nq; ++t)
         for (int64_t d = 0; d < N; ++d) out[(w.t0 + t) * C + h * N + d] = acc[t * N + d] / l[t];

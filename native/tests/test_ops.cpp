@@ -193,6 +193,34 @@ TEST(to_f32_every_level_and_type) {
       }
 }
 
+TEST(attention_row_kernels_every_level) {
+  for (const KernelSet* k : levels())
+    for (DType t : {DType::F32, DType::F16})
+      for (int64_t N : {32, 64}) {
+        const int64_t rows = 37, stride_elems = 3 * N;  // rows inside a wider row, as in the KV pages
+        Mat m = make_mat(t, rows, stride_elems);
+        const size_t stride = dtype_row_bytes(t, stride_elems);
+        const uint8_t* base = m.view.row(0) + dtype_row_bytes(t, N);  // the second head's slice
+        std::vector<float> q = randn(static_cast<size_t>(N)), p = randn(static_cast<size_t>(rows));
+        p[3] = 0.f;
+        std::vector<float> dots(static_cast<size_t>(rows), NAN), acc = randn(static_cast<size_t>(N));
+        std::vector<float> want_dots(dots.size()), want_acc = acc;
+        for (int64_t s = 0; s < rows; ++s) {
+          double d = 0;
+          for (int64_t i = 0; i < N; ++i) {
+            const float x = m.values[static_cast<size_t>(s * stride_elems + N + i)];
+            d += static_cast<double>(q[i]) * x;
+            want_acc[i] += p[s] * x;
+          }
+          want_dots[s] = static_cast<float>(d);
+        }
+        k->rows_dot(t, base, stride, rows, q.data(), N, dots.data());
+        k->rows_axpy(t, base, stride, rows, p.data(), N, acc.data());
+        CHECK_MSG(testing::rel_err(dots.data(), want_dots.data(), dots.size()) < 1e-5, "%s %s dot", k->name, dtype_name(t));
+        CHECK_MSG(testing::rel_err(acc.data(), want_acc.data(), acc.size()) < 1e-5, "%s %s axpy", k->name, dtype_name(t));
+      }
+}
+
 TEST(wkv7_matches_definition) {
   for (const KernelSet* level : levels()) {
   ThreadPool pool(2);

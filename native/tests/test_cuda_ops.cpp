@@ -433,7 +433,7 @@ TEST(moba_attention_equals_cpu) {
       const MobaParams mp{H, 64, B, top_k, 0.125f};
       int64_t pos = 0;
       // a prefill crossing many chunks, single tokens, a chunk that starts mid-page
-      for (int64_t T : {100, 1, 1, 37, 1}) {
+      for (int64_t T : {100, 1, 1, 37, 1, 300, 64}) {
         const auto k = randn(static_cast<size_t>(T * C)), v = randn(static_cast<size_t>(T * C)),
                    q = randn(static_cast<size_t>(T * C));
         cpu_kv.append(k.data(), v.data(), T);
@@ -449,6 +449,15 @@ TEST(moba_attention_equals_cpu) {
           const double e = err(out.down(), want);
           CHECK_MSG(e < 2e-5, "f16 %d H %lld T %lld at %lld splits %d: error %g", f16, (long long)H, (long long)T,
                     (long long)pos, splits, e);
+        }
+        if (T >= 64) {  // the grouped prefill path (chunk keys staged once per tile of queries)
+          out.poison();
+          Buf ws(cu::moba_workspace_max(T, H, top_k));
+          cu::moba_attention(gpu.view(), dq.f(), T, static_cast<const int64_t*>(gpu.pos.p), H, top_k, 0.125f, out.f(),
+                             ws.p, 1, nullptr, pos);
+          const double e = err(out.down(), want);
+          CHECK_MSG(e < 2e-5, "grouped: f16 %d H %lld T %lld at %lld: error %g", f16, (long long)H, (long long)T,
+                    (long long)pos, e);
         }
         pos += T;
       }

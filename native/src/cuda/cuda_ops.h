@@ -137,8 +137,12 @@ size_t moba_workspace(int64_t T, int64_t H, int64_t top_k, int splits);
 // Enough for any T ≤ T_cap with splits = moba_splits(T, H).
 size_t moba_workspace_max(int64_t T_cap, int64_t H, int64_t top_k);
 int moba_splits(int64_t T, int64_t H);
+// h_pos0 ≥ 0 (the same position, known on the host) allows the grouped
+// prefill path for 64 ≤ T ≤ 8192: per (chosen chunk, head) a block stages the
+// chunk's keys once for every query that chose it; RWKVX_CUDA_MOBA=warp
+// keeps the per-query kernel. Decode graphs pass -1.
 void moba_attention(const KvView& kv, const float* q, int64_t T, const int64_t* pos0, int64_t H, int64_t top_k,
-                    float scale, float* out, void* workspace, int splits, Stream s);
+                    float scale, float* out, void* workspace, int splits, Stream s, int64_t h_pos0 = -1);
 
 // --------------------------------------------------------------- probes
 // Device-to-device copy rate (bytes read + written per second), median of runs.

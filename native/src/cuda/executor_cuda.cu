@@ -536,7 +536,7 @@ void CudaExecutor::attention(int64_t j, int64_t T, int64_t pos0) {
   kv_append(kv, w.k.f(), w.v.f(), T, dpos, pos0, stream_);
   const int splits = T == 1 ? w.moba_splits : moba_splits(T, hp.n_head);
   moba_attention(kv, w.r.f(), T, dpos, hp.n_head, hp.attn_top_k, 1.f / std::sqrt(static_cast<float>(hp.head_size)),
-                 w.y.f(), w.moba.p, splits, stream_);
+                 w.y.f(), w.moba.p, splits, stream_, T == 1 ? -1 : pos0);
   LinearJob o{&A.wo.m, w.y.f(), w.h.f(), kActNone, true};
   linear(&o, 1, T, stream_);
   channel_mix(A.vec(kALn2W), A.vec(kALn2B), A.vec(kAFfnXk), A.key.m, A.value.m,

@@ -7,6 +7,11 @@
 // partial (max, sum, acc) are merged afterwards, so a decode step still fills
 // the GPU; within a warp each lane takes every 32nd key.
 #include <cfloat>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <algorithm>
 
 #include "common.cuh"
 
@@ -255,6 +260,186 @@ __global__ void moba_combine_kernel(const float* __restrict__ part, int64_t T, i
   o[lane + 32] = a1 / l;
 }
 
+// ---- prefill, grouped: the keys of a chunk are staged once in shared memory
+// for a tile of up to 64 queries that chose it (and the own chunk for a tile of
+// 64 consecutive queries), instead of once per query. Thread (row r = tid/4,
+// quarter q = tid%4) holds scores of keys 16q.. and output dims 16q.. of row r.
+constexpr int QT = 64, KT = 64, LDT = 65;
+constexpr int kTileFloats = 4 * QT * LDT;  // Q, K, V, P
+constexpr int kMaxGroupedT = 8192;
+
+// Online softmax of the rows in Qs over keys kbase .. kbase+nkeys-1, each row
+// limited to positions [lo, hi].
+__device__ void attend_keys(const KvView& kv, int64_t h, int64_t kbase, int64_t nkeys, const float* Qs, float* Ks, float* Vs,
+                            float* Ps, int64_t lo, int64_t hi, float scale, float& m, float& l, float* acc) {
+  const int tid = threadIdx.x, r = tid / 4, q = tid % 4;
+  __syncthreads();  // the caller's Qs rows are visible
+  float qr[N];
+#pragma unroll
+  for (int e = 0; e < N; ++e) qr[e] = Qs[r * LDT + e];
+  for (int64_t kt = 0; kt < nkeys; kt += KT) {
+    __syncthreads();
+    {  // stage 64 keys and values: thread → key tid/4, dims 16 (tid%4)..
+      const int kk = tid / 4, d0 = (tid % 4) * 16;
+      float kx[16], vx[16];
+      if (kt + kk < nkeys) {
+        const int64_t pos = kbase + kt + kk;
+        const uint8_t* kp = static_cast<const uint8_t*>(key_ptr(kv, pos)) + (h * N + d0) * es(kv.f16);
+        const uint8_t* vp = static_cast<const uint8_t*>(value_ptr(kv, pos)) + (h * N + d0) * es(kv.f16);
+        if (kv.f16) {
+#pragma unroll
+          for (int u = 0; u < 2; ++u) {
+            const uint4 a = reinterpret_cast<const uint4*>(kp)[u], b = reinterpret_cast<const uint4*>(vp)[u];
+            const __half2* ah = reinterpret_cast<const __half2*>(&a);
+            const __half2* bh = reinterpret_cast<const __half2*>(&b);
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+              const float2 fa = __half22float2(ah[e]), fb = __half22float2(bh[e]);
+              kx[8 * u + 2 * e] = fa.x; kx[8 * u + 2 * e + 1] = fa.y;
+              vx[8 * u + 2 * e] = fb.x; vx[8 * u + 2 * e + 1] = fb.y;
+            }
+          }
+        } else {
+#pragma unroll
+          for (int u = 0; u < 4; ++u) {
+            const float4 a = reinterpret_cast<const float4*>(kp)[u], b = reinterpret_cast<const float4*>(vp)[u];
+            kx[4 * u] = a.x; kx[4 * u + 1] = a.y; kx[4 * u + 2] = a.z; kx[4 * u + 3] = a.w;
+            vx[4 * u] = b.x; vx[4 * u + 1] = b.y; vx[4 * u + 2] = b.z; vx[4 * u + 3] = b.w;
+          }
+        }
+      } else {
+#pragma unroll
+        for (int e = 0; e < 16; ++e) kx[e] = vx[e] = 0.f;
+      }
+#pragma unroll
+      for (int e = 0; e < 16; ++e) {
+        Ks[kk * LDT + d0 + e] = kx[e];
+        Vs[kk * LDT + d0 + e] = vx[e];
+      }
+    }
+    __syncthreads();
+    float sc[16];
+    float tmax = -INFINITY;
+#pragma unroll
+    for (int i = 0; i < 16; ++i) {
+      const int kk = q * 16 + i;
+      const int64_t pos = kbase + kt + kk;
+      float d = 0.f;
+#pragma unroll
+      for (int e = 0; e < N; ++e) d += qr[e] * Ks[kk * LDT + e];
+      sc[i] = (kt + kk < nkeys && pos >= lo && pos <= hi) ? d * scale : -INFINITY;
+      tmax = fmaxf(tmax, sc[i]);
+    }
+    tmax = fmaxf(tmax, __shfl_xor_sync(0xffffffffu, tmax, 1));
+    tmax = fmaxf(tmax, __shfl_xor_sync(0xffffffffu, tmax, 2));
+    const float mn = fmaxf(m, tmax);
+    const float corr = m == -INFINITY ? 0.f : expf(m - mn);
+    float ps = 0.f;
+#pragma unroll
+    for (int i = 0; i < 16; ++i) {
+      const float pv = sc[i] == -INFINITY ? 0.f : expf(sc[i] - mn);
+      ps += pv;
+      Ps[r * LDT + q * 16 + i] = pv;
+    }
+    ps += __shfl_xor_sync(0xffffffffu, ps, 1);
+    ps += __shfl_xor_sync(0xffffffffu, ps, 2);
+    l = l * corr + ps;
+#pragma unroll
+    for (int e = 0; e < 16; ++e) acc[e] *= corr;
+    m = mn;
+    __syncthreads();
+    for (int kk = 0; kk < KT; ++kk) {
+      const float pv = Ps[r * LDT + kk];
+#pragma unroll
+      for (int e = 0; e < 16; ++e) acc[e] += pv * Vs[kk * LDT + q * 16 + e];
+    }
+  }
+}
+
+__device__ void load_q_rows(float* Qs, const float* q, int64_t H, int64_t h, int64_t t, bool valid) {
+  const int r = threadIdx.x / 4, d0 = (threadIdx.x % 4) * 16;
+  const float* src = q + t * H * N + h * N + d0;
+#pragma unroll
+  for (int e = 0; e < 16; ++e) Qs[r * LDT + d0 + e] = valid ? src[e] : 0.f;
+}
+
+__device__ void store_part(float* part, int64_t slot_index, float m, float l, const float* acc) {
+  float* pp = part + slot_index * kPart;
+  const int q = threadIdx.x % 4;
+  if (q == 0) { pp[0] = m; pp[1] = l; }
+#pragma unroll
+  for (int e = 0; e < 16; ++e) pp[2 + q * 16 + e] = acc[e];
+}
+
+// Block (chunk j, head h): every query of the call that chose j, 64 at a time.
+__global__ void __launch_bounds__(256) moba_chosen_kernel(const KvView kv, const float* __restrict__ q, int64_t T,
+                                                          int64_t H, int64_t top_k, float scale,
+                                                          const int* __restrict__ sel, const int* __restrict__ nsel,
+                                                          float* __restrict__ part) {
+  extern __shared__ float sm[];
+  float* Qs = sm;
+  float* Ks = Qs + QT * LDT;
+  float* Vs = Ks + QT * LDT;
+  float* Ps = Vs + QT * LDT;
+  int* list = reinterpret_cast<int*>(Ps + QT * LDT);
+  __shared__ int count;
+  const int j = blockIdx.x;
+  const int64_t h = blockIdx.y, B = kv.chunk;
+  if (threadIdx.x == 0) count = 0;
+  __syncthreads();
+  for (int64_t t = threadIdx.x; t < T; t += blockDim.x) {
+    const int64_t qh = t * H + h;
+    const int ns = nsel[qh];
+    for (int s = 0; s < ns; ++s)
+      if (sel[qh * kSel + s] == j) list[atomicAdd(&count, 1)] = static_cast<int>(t * kSel + s);
+  }
+  __syncthreads();
+  const int n = count;
+  for (int base = 0; base < n; base += QT) {
+    const int r = threadIdx.x / 4;
+    const bool valid = base + r < n;
+    const int ent = valid ? list[base + r] : 0;
+    const int64_t t = ent / kSel, slot = ent % kSel;
+    load_q_rows(Qs, q, H, h, t, valid);
+    float m = -INFINITY, l = 0.f, acc[16];
+#pragma unroll
+    for (int e = 0; e < 16; ++e) acc[e] = 0.f;
+    attend_keys(kv, h, static_cast<int64_t>(j) * B, B, Qs, Ks, Vs, Ps, valid ? 0 : 1, valid ? INT64_MAX : 0, scale, m, l, acc);
+    if (valid) store_part(part, (t * H + h) * top_k + slot, m, l, acc);
+    __syncthreads();  // Qs is rewritten next round
+  }
+}
+
+// Block (64 consecutive queries, head h): the own chunk, causally; marks the
+// unused chosen slots of each query empty.
+__global__ void __launch_bounds__(256) moba_own_kernel(const KvView kv, const float* __restrict__ q, int64_t T,
+                                                       const int64_t* pos0p, int64_t H, int64_t top_k, float scale,
+                                                       const int* __restrict__ nsel, float* __restrict__ part) {
+  extern __shared__ float sm[];
+  float* Qs = sm;
+  float* Ks = Qs + QT * LDT;
+  float* Vs = Ks + QT * LDT;
+  float* Ps = Vs + QT * LDT;
+  const int64_t h = blockIdx.y, B = kv.chunk, pos0 = *pos0p;
+  const int64_t t0 = static_cast<int64_t>(blockIdx.x) * QT;
+  const int r = threadIdx.x / 4;
+  const int64_t t = t0 + r;
+  const bool valid = t < T;
+  const int64_t pos = pos0 + t;
+  const int64_t last = min(T, t0 + QT) - 1;
+  const int64_t kbase = ((pos0 + t0) / B) * B, kend = pos0 + last;  // keys of every row's own chunk up to the last row
+  load_q_rows(Qs, q, H, h, valid ? t : 0, valid);
+  float m = -INFINITY, l = 0.f, acc[16];
+#pragma unroll
+  for (int e = 0; e < 16; ++e) acc[e] = 0.f;
+  attend_keys(kv, h, kbase, kend - kbase + 1, Qs, Ks, Vs, Ps, valid ? (pos / B) * B : 1, valid ? pos : 0, scale, m, l, acc);
+  if (valid) {
+    store_part(part, (t * H + h) * top_k + (top_k - 1), m, l, acc);
+    if (threadIdx.x % 4 == 0)
+      for (int64_t s = nsel[t * H + h]; s < top_k - 1; ++s) part[((t * H + h) * top_k + s) * kPart] = -INFINITY;
+  }
+}
+
 }  // namespace
 
 size_t kv_page_bytes(int64_t chunk, int64_t width, bool f16) {
@@ -289,13 +474,20 @@ size_t moba_workspace(int64_t T, int64_t H, int64_t top_k, int splits) {
 }
 
 size_t moba_workspace_max(int64_t T_cap, int64_t H, int64_t top_k) {
-  // moba_splits keeps T * H * splits ≤ 8192 whenever splits > 1.
+  // moba_splits keeps T * H * splits ≤ 8192 whenever splits > 1; the grouped
+  // prefill keeps top_k partials per (query, head).
   const size_t sel = static_cast<size_t>(T_cap * H) * (kSel + 1) * sizeof(int);
-  return (sel + 255) / 256 * 256 + static_cast<size_t>(8192) * kPart * sizeof(float);
+  const size_t part = std::max<size_t>(8192, static_cast<size_t>(std::min<int64_t>(T_cap, kMaxGroupedT) * H * top_k));
+  return (sel + 255) / 256 * 256 + part * kPart * sizeof(float);
+}
+
+bool moba_grouped(int64_t T) {
+  static const bool off = std::getenv("RWKVX_CUDA_MOBA") && std::strcmp(std::getenv("RWKVX_CUDA_MOBA"), "warp") == 0;
+  return !off && T >= 64 && T <= kMaxGroupedT;
 }
 
 void moba_attention(const KvView& kv, const float* q, int64_t T, const int64_t* pos0, int64_t H, int64_t top_k,
-                    float scale, float* out, void* workspace, int splits, Stream s) {
+                    float scale, float* out, void* workspace, int splits, Stream s, int64_t h_pos0) {
   if (T <= 0) return;
   if (top_k < 1 || top_k > kMaxTopK)
     fail(RWKVX_ERR_UNSUPPORTED, "CUDA attention supports top-k 1..%d, the model has %lld", kMaxTopK, (long long)top_k);
@@ -305,6 +497,34 @@ void moba_attention(const KvView& kv, const float* q, int64_t T, const int64_t* 
   float* part = reinterpret_cast<float*>(static_cast<uint8_t*>(workspace) + sel_bytes);
   moba_select_kernel<<<static_cast<unsigned>(cdiv(T * H * 32, 256)), 256, 0, s>>>(kv, q, T, pos0, H, top_k, sel, nsel);
   ck_launch("moba_select");
+  if (h_pos0 >= 0 && moba_grouped(T)) {
+    const int own_smem = kTileFloats * 4, chosen_smem = own_smem + static_cast<int>(T) * 4;
+    int dev = 0;
+    ck(cudaGetDevice(&dev), "moba");
+    static std::mutex mu;
+    static bool prepared[64] = {};
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (dev < 64 && !prepared[dev]) {
+        const int most = kTileFloats * 4 + kMaxGroupedT * 4;
+        ck(cudaFuncSetAttribute(moba_chosen_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, most), "moba smem");
+        ck(cudaFuncSetAttribute(moba_own_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kTileFloats * 4), "moba smem");
+        prepared[dev] = true;
+      }
+    }
+    const int64_t n_prev = (h_pos0 + T - 1) / kv.chunk;  // chunks before the last query's own
+    if (n_prev > 0) {
+      moba_chosen_kernel<<<dim3(static_cast<unsigned>(n_prev), static_cast<unsigned>(H)), 256, chosen_smem, s>>>(
+          kv, q, T, H, top_k, scale, sel, nsel, part);
+      ck_launch("moba_chosen");
+    }
+    moba_own_kernel<<<dim3(static_cast<unsigned>(cdiv(T, QT)), static_cast<unsigned>(H)), 256, own_smem, s>>>(
+        kv, q, T, pos0, H, top_k, scale, nsel, part);
+    ck_launch("moba_own");
+    moba_combine_kernel<<<static_cast<unsigned>(cdiv(T * H * 32, 256)), 256, 0, s>>>(part, T, H, static_cast<int>(top_k), out);
+    ck_launch("moba_combine");
+    return;
+  }
   moba_attend_kernel<<<static_cast<unsigned>(cdiv(T * H * splits * 32, 128)), 128, 0, s>>>(kv, q, T, pos0, H, scale, sel,
                                                                                           nsel, splits, part, out);
   ck_launch("moba_attend");

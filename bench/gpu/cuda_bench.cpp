@@ -193,5 +193,19 @@ int main(int argc, char** argv) {
                    r.decode_bound_tps, r.note.c_str());
   }
   if (out) std::fclose(out);
+  // The goals in their own terms.
+  for (const std::string& shape : shapes) {
+    const Row* a = nullptr;
+    const Row* b = nullptr;
+    for (const Row& r : rows)
+      if (r.shape == shape && r.ok) {
+        if (r.ctx == contexts.front()) a = &r;
+        b = &r;
+      }
+    if (a && b && b != a)
+      std::printf("%s: %lld tokens read in %.1f s; decode at %lld tokens %.2fx slower than at %lld\n", shape.c_str(),
+                  (long long)b->ctx, b->ctx / b->prefill_tps, (long long)b->ctx, a->decode_tps / b->decode_tps,
+                  (long long)a->ctx);
+  }
   return 0;
 }

@@ -24,6 +24,11 @@ using namespace rwkvx;
 
 namespace {
 
+// Per-process scratch names: ctest and a developer's run may overlap, and a
+// file rewritten under another process's mapping would fault there.
+std::string scratch(const std::string& name) { return testing::scratch(std::to_string(getpid()) + "-" + name); }
+
+
 template <class F>
 rwkvx_status status_of(F&& f, std::string* msg = nullptr) {
   try {
@@ -382,7 +387,7 @@ std::map<std::string, Tensor> to_fla(const StateDict& sd, const Dims& d, bool st
 
 // A World vocabulary: the 256 single bytes, "\n\n" at 261 like the real one, a few words.
 std::string tiny_vocab_path() {
-  const std::string p = testing::scratch("convert-vocab.txt");
+  const std::string p = scratch("convert-vocab.txt");
   std::ofstream f(p, std::ios::binary);
   for (int b = 0; b < 256; ++b) {
     char lit[16];
@@ -396,7 +401,7 @@ std::string tiny_vocab_path() {
 std::string convert_to(const std::string& in, const std::string& out_name, DType type, ConvertOptions o = ConvertOptions()) {
   o.matrix_type = type;
   if (o.vocab_path.empty()) o.vocab_path = tiny_vocab_path();
-  const std::string out = testing::scratch(out_name);
+  const std::string out = scratch(out_name);
   convert_model(in, out, o);
   CHECK(!exists(out + ".tmp"));
   return out;
@@ -462,7 +467,7 @@ void check_same_gguf(const std::string& a, const std::string& b) {
 const Dims kDims;
 
 std::string write_tiny_pth(const std::string& name, const StateDict& sd, const PthOptions& o = PthOptions()) {
-  const std::string p = testing::scratch(name);
+  const std::string p = scratch(name);
   put_file(p, write_pth(sd, o));
   return p;
 }
@@ -477,7 +482,7 @@ TEST(pth_round_trip_every_storage_type) {
     const std::string in = write_tiny_pth("tiny.pth", sd, o);
     const std::string out = convert_to(in, "tiny.gguf", DType::F32);
     auto m = load_model(out, true);
-    CHECK(m->hp.arch == Arch::Rwkv7 && m->name == "rwkvx-test-tiny");  // default name: the input's stem
+    CHECK(m->hp.arch == Arch::Rwkv7 && m->name == "rwkvx-test-" + std::to_string(getpid()) + "-tiny");  // default name: the input's stem
     check_matches_state_dict(*m, sd, kDims);
     std::remove(in.c_str());
     std::remove(out.c_str());
@@ -586,7 +591,7 @@ TEST(rwkvx_pth_with_prefix_and_moba_blocks) {
   o.attn_after = {0, 9};
   std::string msg;
   CHECK(status_of([&] { convert_to(in, "x3.gguf", DType::F32, o); }, &msg) == RWKVX_ERR_INVALID_ARGUMENT);
-  CHECK(!exists(testing::scratch("x3.gguf")));
+  CHECK(!exists(scratch("x3.gguf")));
   for (const std::string& p : {in, out, out2}) std::remove(p.c_str());
 }
 
@@ -595,11 +600,11 @@ TEST(fla_safetensors_file_and_folder) {
   const std::string pth = write_tiny_pth("ref.pth", sd);
   const std::string ref = convert_to(pth, "ref.gguf", DType::F32);
   // File with the six mixes; folder with stacked x_x, tied head, no LayerNorm biases.
-  const std::string st = testing::scratch("fla.safetensors");
+  const std::string st = scratch("fla.safetensors");
   put_file(st, write_safetensors(to_fla(sd, kDims, false, false, false), "BF16"));
   const std::string a = convert_to(st, "fla-a.gguf", DType::F32);
   check_same_gguf(ref, a);
-  const std::string dir = testing::scratch("fla-dir");
+  const std::string dir = scratch("fla-dir");
   mkdir(dir.c_str(), 0755);
   put_file(dir + "/model.safetensors", write_safetensors(to_fla(sd, kDims, true, true, true), "F32"));
   { std::ofstream cfg(dir + "/config.json"); cfg << "{\"norm_eps\": 2e-05, \"head_dim\": 64, \"hidden_size\": 64}"; }
@@ -709,7 +714,7 @@ TEST(q8_0_within_error_bound_and_gguf_retype) {
 TEST(abort_leaves_nothing_behind) {
   const StateDict sd = make_model(kDims, 7);
   const std::string in = write_tiny_pth("abort.pth", sd);
-  const std::string out = testing::scratch("abort.gguf");
+  const std::string out = scratch("abort.gguf");
   std::remove(out.c_str());
   struct Count { uint64_t calls = 0, last_done = 0, total = 0; } c;
   ConvertOptions o;
@@ -737,7 +742,7 @@ TEST(abort_leaves_nothing_behind) {
   CHECK(c.last_done == c.total && c.total == load_model(out, true)->file->tensors().size());
   // Aborting a re-type keeps the existing output intact.
   o.progress = [](uint64_t done, uint64_t, void*) { return done >= 3 ? 1 : 0; };
-  const std::string out2 = testing::scratch("abort2.gguf");
+  const std::string out2 = scratch("abort2.gguf");
   CHECK(status_of([&] { convert_model(out, out2, o); }) == RWKVX_ERR_ABORTED);
   CHECK(!exists(out2) && !exists(out2 + ".tmp"));
   for (const std::string& p : {in, out}) std::remove(p.c_str());
@@ -745,7 +750,7 @@ TEST(abort_leaves_nothing_behind) {
 
 TEST(clear_errors) {
   const StateDict sd = make_model(kDims, 8);
-  std::remove(testing::scratch("err.gguf").c_str());
+  std::remove(scratch("err.gguf").c_str());
   std::string msg;
   auto conv = [&](const std::string& in, ConvertOptions o = ConvertOptions()) {
     return status_of([&] { convert_to(in, "err.gguf", DType::F16, o); }, &msg);
@@ -770,9 +775,9 @@ TEST(clear_errors) {
   {  // no vocabulary; a vocabulary larger than the embedding
     ConvertOptions o;
     o.vocab_path = "";
-    CHECK(status_of([&] { convert_model(write_tiny_pth("e4.pth", sd), testing::scratch("err.gguf"), o); }, &msg) == RWKVX_ERR_INVALID_ARGUMENT);
+    CHECK(status_of([&] { convert_model(write_tiny_pth("e4.pth", sd), scratch("err.gguf"), o); }, &msg) == RWKVX_ERR_INVALID_ARGUMENT);
     CHECK(has(msg, "vocabulary"));
-    const std::string big = testing::scratch("big-vocab.txt");
+    const std::string big = scratch("big-vocab.txt");
     {
       std::ofstream f(big);
       for (int i = 1; i <= 400; ++i) f << i << " 'w" << i << "' " << (1 + std::to_string(i).size()) << "\n";
@@ -788,25 +793,26 @@ TEST(clear_errors) {
     CHECK(has(msg, "compressed") && has(msg, "data/3"));
     std::vector<uint8_t> b = write_pth(sd, PthOptions());
     b.resize(b.size() / 2);
-    put_file(testing::scratch("e7.pth"), b);
-    CHECK(conv(testing::scratch("e7.pth")) == RWKVX_ERR_FORMAT);
-    put_file(testing::scratch("e8.pth"), {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc});
-    CHECK(conv(testing::scratch("e8.pth")) == RWKVX_ERR_UNSUPPORTED);
+    put_file(scratch("e7.pth"), b);
+    CHECK(conv(scratch("e7.pth")) == RWKVX_ERR_FORMAT);
+    put_file(scratch("e8.pth"), {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc});
+    CHECK(conv(scratch("e8.pth")) == RWKVX_ERR_UNSUPPORTED);
     CHECK(has(msg, "legacy"));
-    put_file(testing::scratch("e9.bin"), {'h', 'e', 'l', 'l', 'o', ' ', 'w', 'o', 'r', 'l', 'd'});
-    CHECK(conv(testing::scratch("e9.bin")) == RWKVX_ERR_FORMAT);
+    put_file(scratch("e9.bin"), {'h', 'e', 'l', 'l', 'o', ' ', 'w', 'o', 'r', 'l', 'd'});
+    CHECK(conv(scratch("e9.bin")) == RWKVX_ERR_FORMAT);
     CHECK(conv("/nonexistent/model.pth") == RWKVX_ERR_IO);
   }
   {  // safetensors with a broken header
     std::vector<uint8_t> b = write_safetensors(to_fla(sd, kDims, false, false, false), "BF16");
     b[9] = '!';  // {!"model... is not JSON
-    put_file(testing::scratch("e10.safetensors"), b);
-    CHECK(conv(testing::scratch("e10.safetensors")) == RWKVX_ERR_FORMAT);
+    put_file(scratch("e10.safetensors"), b);
+    CHECK(conv(scratch("e10.safetensors")) == RWKVX_ERR_FORMAT);
   }
-  CHECK(!exists(testing::scratch("err.gguf")) && !exists(testing::scratch("err.gguf.tmp")));
+  CHECK(!exists(scratch("err.gguf")) && !exists(scratch("err.gguf.tmp")));
   for (int i = 1; i <= 10; ++i) {
-    std::remove(testing::scratch("e" + std::to_string(i) + ".pth").c_str());
+    std::remove(scratch("e" + std::to_string(i) + ".pth").c_str());
   }
+  for (const char* f : {"e9.bin", "e10.safetensors", "big-vocab.txt", "convert-vocab.txt"}) std::remove(scratch(f).c_str());
 }
 
 TEST(corrupted_pth_never_crashes) {
@@ -817,7 +823,7 @@ TEST(corrupted_pth_never_crashes) {
   const size_t pkl_at = static_cast<size_t>(ents[0].data_offset), pkl_len = static_cast<size_t>(ents[0].size);
   const size_t cd_at = static_cast<size_t>(ents.back().data_offset + ents.back().size);
   std::mt19937 rng(21);
-  const std::string p = testing::scratch("corrupt.pth");
+  const std::string p = scratch("corrupt.pth");
   int ok = 0, err = 0;
   for (int iter = 0; iter < 1500; ++iter) {
     std::vector<uint8_t> b = good;

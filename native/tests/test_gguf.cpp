@@ -17,6 +17,11 @@ using namespace rwkvx;
 
 namespace {
 
+// Per-process scratch names: ctest and a developer's run may overlap, and a
+// file rewritten under another process's mapping would fault there.
+std::string scratch(const std::string& name) { return testing::scratch(std::to_string(getpid()) + "-" + name); }
+
+
 std::vector<uint8_t> read_file(const std::string& p) {
   std::ifstream f(p, std::ios::binary);
   return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
@@ -186,7 +191,7 @@ rwkvx_status parse(const std::vector<uint8_t>& b, std::string* msg = nullptr) {
 }  // namespace
 
 TEST(round_trip_every_type_mmap_read_memory) {
-  const std::string path = testing::scratch("gguf-full.gguf");
+  const std::string path = scratch("gguf-full.gguf");
   full_writer().write(path);
   CHECK(!exists(path + ".tmp"));
   check_full(*GgufReader::open(path, true));
@@ -207,7 +212,7 @@ TEST(writer_replaces_a_key_and_rejects_bad_tensors) {
   CHECK(status_of([&] { w.add_tensor("u", DType::F32, {3}, f32_bytes({1, 2})); }) == RWKVX_ERR_INVALID_ARGUMENT);
   CHECK(status_of([&] { w.add_tensor("q", DType::Q8_0, {16}, std::vector<uint8_t>(17)); }) == RWKVX_ERR_SHAPE);
   CHECK(status_of([&] { w.add_tensor("d", DType::F32, {1, 1, 1, 1, 1}, f32_bytes({1})); }) == RWKVX_ERR_INVALID_ARGUMENT);
-  const std::string path = testing::scratch("gguf-replace.gguf");
+  const std::string path = scratch("gguf-replace.gguf");
   w.write(path);
   auto g = GgufReader::open(path, true);
   CHECK(g->metadata().size() == 1);
@@ -219,11 +224,11 @@ TEST(writer_is_atomic) {
   // Unwritable destination: IO error, nothing left behind.
   GgufWriter w;
   w.set_u32("k", 1);
-  const std::string bad = testing::scratch("no-such-dir/x.gguf");
+  const std::string bad = scratch("no-such-dir/x.gguf");
   CHECK(status_of([&] { w.write(bad); }) == RWKVX_ERR_IO);
   CHECK(!exists(bad + ".tmp"));
   // A producer that throws midway: the old file stays as it was, no .tmp.
-  const std::string path = testing::scratch("gguf-atomic.gguf");
+  const std::string path = scratch("gguf-atomic.gguf");
   GgufWriter ok;
   ok.set_str("version", "old");
   ok.write(path);
@@ -253,7 +258,7 @@ TEST(typed_getters_reject_wrong_types) {
   w.set_f32("f", 1.f);
   w.set_u64("big", ~0ull);
   w.set_arr_i32("arr", {1});
-  const std::string path = testing::scratch("gguf-types.gguf");
+  const std::string path = scratch("gguf-types.gguf");
   w.write(path);
   auto g = GgufReader::open(path, true);
   CHECK(status_of([&] { g->get_int("s", 0); }) == RWKVX_ERR_FORMAT);
@@ -416,7 +421,7 @@ TEST(bad_tensor_infos) {
 }
 
 TEST(truncation_at_every_offset) {
-  const std::string path = testing::scratch("gguf-trunc.gguf");
+  const std::string path = scratch("gguf-trunc.gguf");
   full_writer().write(path);
   const std::vector<uint8_t> bytes = read_file(path);
   std::remove(path.c_str());
@@ -437,7 +442,7 @@ TEST(truncation_at_every_offset) {
 }
 
 TEST(random_corruption_never_crashes) {
-  const std::string path = testing::scratch("gguf-corrupt.gguf");
+  const std::string path = scratch("gguf-corrupt.gguf");
   full_writer().write(path);
   const std::vector<uint8_t> bytes = read_file(path);
   std::remove(path.c_str());
@@ -474,7 +479,7 @@ TEST(open_errors) {
   CHECK(status_of([] { GgufReader::open("/nonexistent/file.gguf", true); }, &msg) == RWKVX_ERR_IO);
   CHECK(msg.find("/nonexistent/file.gguf") != std::string::npos);
   CHECK(status_of([] { GgufReader::open("/tmp", true); }) == RWKVX_ERR_IO);
-  const std::string empty = testing::scratch("gguf-empty.gguf");
+  const std::string empty = scratch("gguf-empty.gguf");
   { std::ofstream f(empty); }
   CHECK(status_of([&] { GgufReader::open(empty, true); }) == RWKVX_ERR_FORMAT);
   CHECK(status_of([&] { GgufReader::open(empty, false); }) == RWKVX_ERR_FORMAT);

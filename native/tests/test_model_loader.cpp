@@ -5,6 +5,8 @@
 #include <functional>
 #include <map>
 
+#include <unistd.h>
+
 #include "error.h"
 #include "gguf.h"
 #include "half.h"
@@ -15,6 +17,11 @@
 using namespace rwkvx;
 
 namespace {
+
+// Per-process scratch names: ctest and a developer's run may overlap, and a
+// file rewritten under another process's mapping would fault there.
+std::string scratch(const std::string& name) { return testing::scratch(std::to_string(getpid()) + "-" + name); }
+
 
 struct Spec {
   std::string arch = "rwkv7";
@@ -143,7 +150,7 @@ Built build(const Spec& s, const std::string& file, Tweak tweak = nullptr,
   add("output_norm.weight", {C}, DType::F32);
   add("output_norm.bias", {C}, DType::F32);
   add("output.weight", {C, s.V}, DType::F16);
-  out.path = testing::scratch(file);
+  out.path = scratch(file);
   w.write(out.path);
   return out;
 }
@@ -358,7 +365,7 @@ TEST(metadata_checks) {
   {  // a required key missing
     GgufWriter w;
     w.set_str("general.architecture", "rwkv7");
-    const std::string p = testing::scratch("meta-11.gguf");
+    const std::string p = scratch("meta-11.gguf");
     w.write(p);
     CHECK(load_status(p, &msg) == RWKVX_ERR_SHAPE);
     CHECK(has(msg, "token_embd.weight"));

@@ -1,6 +1,8 @@
 // World tokenizer: escapes, the vocabulary file parser, greedy longest match
 // (against the reference goldens), byte-exact round trips and the streaming
 // UTF-8 decoder.
+#include <unistd.h>
+
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -15,6 +17,11 @@
 using namespace rwkvx;
 
 namespace {
+
+// Per-process scratch names: ctest and a developer's run may overlap, and a
+// file rewritten under another process's mapping would fault there.
+std::string scratch(const std::string& name) { return testing::scratch(std::to_string(getpid()) + "-" + name); }
+
 
 const std::string kWorld = testing::shared_path("vocab/rwkv_vocab_v20230424.txt");
 const std::string kTiny = testing::fixture("models/tiny-vocab.txt");
@@ -106,7 +113,7 @@ void check_goldens(const Tokenizer& tok, const std::string& golden_path) {
 }
 
 std::string write_temp(const std::string& name, const std::string& content) {
-  const std::string p = testing::scratch(name);
+  const std::string p = scratch(name);
   std::ofstream f(p, std::ios::binary);
   f << content;
   return p;

@@ -71,13 +71,15 @@ def _encode(piece):
     return np.asarray(_TOK.encode(piece), dtype=np.uint16)
 
 
-def tokenize_shard(shard, vocab_path, cache, procs, max_files=0, sample_every=1):
+def tokenize_shard(shard, vocab_path, cache, procs, max_files=0, sample_every=1, only_val=False):
     """Tokenize one shard into its cache files; returns a summary dict."""
     import itertools
     from multiprocessing import Pool
     t0 = time.time()
     name = os.path.basename(shard).split(".")[0]
     recs = list(itertools.islice(iter_records(shard), 0, max_files or None, sample_every))
+    if only_val:                                   # evaluation caches: the validation repositories alone
+        recs = [r for r in recs if is_val_repo(r["repo"])]
     t_read = time.time() - t0
     pieces = [file_piece(r) for r in recs]
     with Pool(procs, initializer=_init_worker, initargs=(vocab_path,)) as pool:
@@ -193,6 +195,7 @@ def main():
     t.add_argument("--procs", type=int, default=os.cpu_count())
     t.add_argument("--max-files", type=int, default=0, help="smoke tests: only the first N records")
     t.add_argument("--sample-every", type=int, default=1, help="smoke tests: every Nth record")
+    t.add_argument("--only-val", action="store_true", help="tokenize the validation repositories only")
     sub.add_parser("val-repos")
     args = ap.parse_args()
     if args.cmd == "val-repos":
@@ -210,7 +213,7 @@ def main():
         if os.path.exists(os.path.join(args.cache, f"{name}.index.json")):
             print(f"{name}: cached")
             continue
-        print(json.dumps(tokenize_shard(p, args.vocab, args.cache, args.procs, args.max_files, args.sample_every)), flush=True)
+        print(json.dumps(tokenize_shard(p, args.vocab, args.cache, args.procs, args.max_files, args.sample_every, args.only_val)), flush=True)
 
 
 if __name__ == "__main__":

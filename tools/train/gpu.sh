@@ -20,12 +20,17 @@ check)
   python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name(), torch.cuda.device_count())"
   nproc; free -g | head -2
   python3 tools/train/check_wkv.py --device cuda 2>&1 | tee "$OUT/check_wkv_cuda.txt"
-  DEVICE=cpu tools/train/smoke_test.sh .device-carry > "$OUT/smoke_cpu.txt" 2>&1; echo "smoke exit $?"; tail -4 "$OUT/smoke_cpu.txt"
   python3 tools/train/data.py tokenize --corpus .device-carry --cache .tmp/tokens --procs "$(nproc)" | tee "$OUT/tokenize.txt"
+  # the CPU smoke test runs beside the GPU step-time benches
+  (OMP_NUM_THREADS=4 DEVICE=cpu tools/train/smoke_test.sh .device-carry > "$OUT/smoke_cpu.txt" 2>&1; echo "smoke exit $?" >> "$OUT/smoke_cpu.txt") &
+  smoke=$!
   for bs in 16 32; do
     python3 tools/train/train.py --run bench$bs --bench --batch $bs --max-steps 25 --eval-every 0 --ckpt-every 0 \
       --log-every 5 --run-dir .tmp/runs/bench --log "$OUT/bench$bs.jsonl" 2>&1 | grep -v '"event": "start"' | tail -3
   done
+  timeout 200 python3 tools/train/train.py --run benchc --bench --compile --batch 16 --max-steps 40 --eval-every 0 \
+      --ckpt-every 0 --log-every 5 --run-dir .tmp/runs/bench --log "$OUT/benchc.jsonl" 2>&1 | grep -v '"event": "start"' | tail -4
+  wait $smoke; tail -5 "$OUT/smoke_cpu.txt"
   ;;
 tokenize)
   python3 tools/train/data.py tokenize --corpus .device-carry --cache .tmp/tokens --procs "$(nproc)" | tee "$OUT/tokenize.txt"

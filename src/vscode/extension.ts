@@ -62,7 +62,7 @@ export function activate(ctx: vscode.ExtensionContext): RwkvxApi {
     ...(lmProvider ? [lmProvider] : []),
     registerProposals(),
     vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, view, { webviewOptions: { retainContextWhenHidden: true } }),
-    vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, completions),
+    vscode.languages.registerInlineCompletionItemProvider([{ scheme: 'file' }, { scheme: 'untitled' }], completions),
     ...registerCommands({ extensionPath: ctx.extensionPath, engine, context, chat, view, status, log }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       const what = affects(e);
@@ -79,6 +79,11 @@ export function activate(ctx: vscode.ExtensionContext): RwkvxApi {
     }),
   );
   void vscode.commands.executeCommand('setContext', 'rwkvx.paused', false);
+  if (!ctx.globalState.get<boolean>('rwkvx.welcomed')) {
+    // First run: the walkthrough says what the extension does and how to get a larger model.
+    void ctx.globalState.update('rwkvx.welcomed', true);
+    void vscode.commands.executeCommand('workbench.action.openWalkthrough', `${ctx.extension.id}#rwkvx.start`, false).then(undefined, () => undefined);
+  }
   log.info(`activated in ${vscode.env.appName} ${vscode.version} (${vscode.env.remoteName ?? 'local'}); chat participant: ${participant ? 'yes' : 'no'}, model provider: ${lmProvider ? 'yes' : 'no (needs VS Code 1.104+)'}`);
   void engine.reload();
   return { engine, context, chat, view, completions, status, statusBar, log, integrations: { participant: !!participant, languageModelProvider: !!lmProvider } };

@@ -55,6 +55,16 @@ async function main() {
   // Short delays keep the test quick; they are settings a user could choose too.
   fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'rwkvx.completion.delayMs': 50, 'rwkvx.chat.maxTokens': 48, 'editor.inlineSuggest.enabled': true, 'workbench.startupEditor': 'none' }, null, 2));
 
+  // A private copy of the engine addon: a rebuild of native/ during the run cannot pull it away.
+  const addon = path.join(root, 'native', 'build', 'Release', 'rwkvx.node');
+  if (!fs.existsSync(addon)) {
+    process.stderr.write(`${path.relative(root, addon)} is missing: npm run build:addon\n`);
+    process.exit(2);
+  }
+  const addonCopy = path.join(scratch, 'addon', 'rwkvx.node');
+  fs.mkdirSync(path.dirname(addonCopy));
+  fs.copyFileSync(addon, addonCopy);
+
   const { runTests } = require('@vscode/test-electron');
   try {
     await runTests({
@@ -62,12 +72,12 @@ async function main() {
       extensionDevelopmentPath: root,
       extensionTestsPath: path.join(root, 'out', 'test', 'integration', 'suite', 'index.js'),
       launchArgs: [workspace, `--user-data-dir=${path.join(scratch, 'user-data')}`, `--extensions-dir=${path.join(scratch, 'extensions')}`],
-      extensionTestsEnv: { RWKVX_ARTIFACTS: process.env.RWKVX_ARTIFACTS ?? path.join(here, 'artifacts') },
+      extensionTestsEnv: { RWKVX_ARTIFACTS: process.env.RWKVX_ARTIFACTS ?? path.join(here, 'artifacts'), RWKVX_ADDON: addonCopy },
     });
     process.stdout.write(`integration tests passed; artifacts in ${path.relative(root, path.join(here, 'artifacts'))}/\n`);
   } catch (e) {
     process.stderr.write(`integration tests failed: ${e.message ?? e}\n`);
-    process.exit(1);
+    process.exitCode = 1;
   } finally {
     // VS Code's logs (the extension's output channel among them) for diagnosis.
     const logs = path.join(scratch, 'user-data', 'logs');

@@ -72,7 +72,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
 
   private toView(m: ChatMessage): ViewMessage {
     const known = this.knownPaths();
-    const html = m.role === 'user' ? renderMarkdown(m.text, { isKnownPath: (p) => known.has(p) }).html : renderMarkdown(m.text, { isKnownPath: (p) => known.has(p) }).html;
+    const html = renderMarkdown(m.text, { isKnownPath: (p) => known.has(p) }).html;
     const footer = m.stats ? `${m.stats.tokens} tokens · ${m.stats.tokensPerSecond.toFixed(1)} tok/s` : undefined;
     return { id: m.id, role: m.role, html, status: m.status, ...(m.error ? { error: m.error } : {}), ...(footer ? { footer } : {}) };
   }

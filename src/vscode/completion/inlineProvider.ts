@@ -3,8 +3,6 @@
 // suggestions, forks the workspace context through the engine and cuts the
 // suggestion at the end of the block. Latency goes to the log and the
 // status bar tooltip.
-import * as fs from 'fs';
-import * as path from 'path';
 import * as vscode from 'vscode';
 
 import type { CancelToken } from '../../core/async/cancel';
@@ -13,6 +11,7 @@ import { CompletionEnginePort, EngineCompletionModel, ForkedContext } from '../.
 import { CompletionOutcome, CompletionPipeline } from '../../core/completion/pipeline';
 import { TreeSitter } from '../../core/completion/treeSitter';
 import { readSettings } from '../config';
+import { treeSitterPaths } from '../treeSitterPaths';
 import type { WorkspaceContext } from '../context/workspaceContext';
 import type { EngineService } from '../engine/engineService';
 import type { Log } from '../log';
@@ -59,13 +58,6 @@ class CompletionEngine implements CompletionEnginePort {
   async drop(session: string): Promise<void> {
     await this.engine.client.request('dropSession', { sessionId: session });
   }
-}
-
-/** The web-tree-sitter runtime and grammars: beside the bundle when packaged, else from node_modules. */
-function treeSitterPaths(extensionPath: string): { runtimeWasm?: string; grammarDir?: string } {
-  const runtime = [path.join(extensionPath, 'dist', 'web-tree-sitter.wasm'), path.join(extensionPath, 'node_modules', 'web-tree-sitter', 'web-tree-sitter.wasm')].find((p) => fs.existsSync(p));
-  const grammars = [path.join(extensionPath, 'dist', 'grammars'), path.join(extensionPath, 'node_modules', '@vscode', 'tree-sitter-wasm', 'wasm')].find((p) => fs.existsSync(p));
-  return { ...(runtime ? { runtimeWasm: runtime } : {}), ...(grammars ? { grammarDir: grammars } : {}) };
 }
 
 export class InlineCompletions implements vscode.InlineCompletionItemProvider, vscode.Disposable {

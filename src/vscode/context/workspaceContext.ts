@@ -11,11 +11,13 @@ import { FolderStorage } from '../../core/context/nodeStorage';
 import type { ProgressEvent } from '../../core/context/progress';
 import { systemClock } from '../../core/context/systemClock';
 import type { FilesExclude, WorkspaceFolder } from '../../core/context/ports';
+import { SyntaxOutliner } from '../../core/syntax/outline';
 import { NodeFileSystem } from '../../core/workspace/nodeFs';
 import { readSettings } from '../config';
 import { ClientEnginePort } from '../engine/enginePort';
 import type { EngineService } from '../engine/engineService';
 import type { Log } from '../log';
+import { treeSitterPaths } from '../treeSitterPaths';
 
 /** Default token budget: 64K on the CPU, more where a GPU reads fast. */
 export function budgetFor(device: string, configured: number): number {
@@ -82,9 +84,9 @@ export class WorkspaceContext implements vscode.Disposable {
           clock: systemClock,
           folders,
           ...(storageDir ? { storage: new FolderStorage(storageDir) } : {}),
-          logger: { info: (m) => this.out.info(`context: ${m}`), warn: (m) => this.out.warn(`context: ${m}`) },
+          logger: { info: (m) => this.out.info(/^context\b/.test(m) ? m : `context: ${m}`), warn: (m) => this.out.warn(/^context\b/.test(m) ? m : `context: ${m}`) },
         },
-        { budgetTokens: budgetFor(this.engine.model.info.device, readSettings().contextBudget) },
+        { budgetTokens: budgetFor(this.engine.model.info.device, readSettings().contextBudget), outliner: await this.outliner() },
       );
       this.log = log;
       this.unsubscribe = [
@@ -107,6 +109,14 @@ export class WorkspaceContext implements vscode.Disposable {
     })();
     this.starting = run;
     return run;
+  }
+
+  private outlinerPromise: Promise<SyntaxOutliner> | undefined;
+
+  /** Tree-sitter for splitting huge files, with paths that also hold in the packaged extension. */
+  private outliner(): Promise<SyntaxOutliner> {
+    this.outlinerPromise ??= SyntaxOutliner.create(treeSitterPaths(this.ctx.extensionPath));
+    return this.outlinerPromise;
   }
 
   private async afterRestart(): Promise<void> {

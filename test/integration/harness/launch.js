@@ -110,6 +110,8 @@ async function main() {
     } catch {
       // already gone
     }
+    await new Promise((r) => setTimeout(r, 500));
+    fs.rmSync(scratch, { recursive: true, force: true });
   };
   process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
   try {
@@ -140,7 +142,7 @@ async function main() {
     ];
     const query = [`payload=${encodeURIComponent(JSON.stringify(payload))}`];
     if (folder) query.unshift(`folder=${encodeURIComponent(path.resolve(folder))}`);
-    await page.goto(`${origin}/?${query.join('&')}`);
+    await page.goto(`${origin}/?${query.join('&')}`, { waitUntil: 'commit', timeout: 120_000 });
     await page.waitForSelector('.monaco-workbench', { timeout: 120_000 });
     log('workbench up; tests running');
     const timeout = new Promise((resolve) => setTimeout(() => resolve('timeout'), TOTAL_TIMEOUT_MS));

@@ -61,7 +61,7 @@ test('activates, loads the tiny model in the engine process and reads the worksp
   assert.ok(included.includes('src/cart.js') && included.includes('README.md'), `included: ${included.join(', ')}`);
   for (const excluded of ['.env', 'build/out.txt', 'debug.log', 'docs/generated/skip.md']) assert.ok(!included.includes(excluded), `${excluded} must stay out`);
   assert.ok(included.includes('docs/generated/keep.md'), '.rwkvxignore negation keeps keep.md');
-  assert.match(api.statusBar.text, /RWKV \d/);
+  await waitFor('the status bar to show tokens / budget', () => /RWKV \d/.test(api.statusBar.text), 10_000);
   console.log(`    status bar: ${api.statusBar.text}`);
 });
 
@@ -210,42 +210,71 @@ test('pause, resume and rebuild the context', async () => {
   assert.ok(s.lastBuild?.kind === 'rebuild' || s.lastBuild?.kind === 'compact', `last build: ${JSON.stringify(s.lastBuild)}`);
 });
 
+/** Long, noisy answers: the tiny model at a high temperature rarely writes the end of its turn. */
+async function withLongAnswers(fn: () => Promise<void>): Promise<void> {
+  const cfg = vscode.workspace.getConfiguration('rwkvx');
+  await cfg.update('chat.maxTokens', 4000, vscode.ConfigurationTarget.Workspace);
+  await cfg.update('chat.temperature', 5, vscode.ConfigurationTarget.Workspace);
+  try {
+    await fn();
+  } finally {
+    await cfg.update('chat.maxTokens', undefined, vscode.ConfigurationTarget.Workspace);
+    await cfg.update('chat.temperature', undefined, vscode.ConfigurationTarget.Workspace);
+  }
+}
+
 test('the engine process killed during an answer: the user sees an error, the next question works', async () => {
   await contextReady();
-  await vscode.workspace.getConfiguration('rwkvx').update('chat.maxTokens', 4000, vscode.ConfigurationTarget.Workspace);
-  try {
-    const pid = api.engine.pid!;
-    const answering = api.chat.ask('Tell me everything about this shop, file by file.');
-    await waitFor('the answer to start streaming', () => (lastAnswer()?.text.length ?? 0) > 10, 60_000, 20);
-    process.kill(pid, 'SIGKILL');
-    const failed = await answering;
-    assert.equal(failed.status, 'error');
+  await withLongAnswers(async () => {
+    let failed;
+    let pid = 0;
+    for (let attempt = 1; ; attempt++) {
+      pid = api.engine.pid!;
+      // Kill it as soon as the first piece of the answer arrives.
+      let killed = false;
+      const off = api.chat.onEvent((e) => {
+        if (!killed && e.type === 'message' && e.message.role === 'assistant' && e.message.status === 'streaming' && e.message.text.length > 0) {
+          killed = true;
+          process.kill(pid, 'SIGKILL');
+        }
+      });
+      try {
+        failed = await api.chat.ask(`Tell me everything about this shop, file by file (${attempt}).`);
+      } finally {
+        off();
+      }
+      if (failed.status === 'error') break;
+      assert.ok(attempt < 8, `answers kept ending before the engine died (${failed.status})`);
+      await waitFor('the engine', () => api.engine.state === 'ready', 120_000);
+    }
     assert.match(failed.error ?? '', /engine process/i);
+    assert.ok(failed.text.length > 0, 'what came before the crash stays');
     await drive({ op: 'waitText', webview: true, selector: 'article.message.assistant.error .error-text', text: 'engine process' });
     await drive({ op: 'screenshot', name: 'engine-killed' });
     await waitFor('a new engine process with the model', () => api.engine.state === 'ready' && api.engine.pid !== undefined && api.engine.pid !== pid, 120_000);
     await contextReady();
     const ok = await api.chat.ask('Which file holds the prices?');
-    assert.equal(ok.status, 'done', ok.error);
+    assert.ok(ok.status === 'done' || ok.status === 'stopped', `${ok.status}: ${ok.error ?? ''}`);
     assert.ok(ok.text.length > 0);
-  } finally {
-    await vscode.workspace.getConfiguration('rwkvx').update('chat.maxTokens', undefined, vscode.ConfigurationTarget.Workspace);
-  }
-}, 240_000);
+  });
+}, 300_000);
 
-test('stop ends an answer early and keeps what was written', async () => {
-  await vscode.workspace.getConfiguration('rwkvx').update('chat.maxTokens', 4000, vscode.ConfigurationTarget.Workspace);
-  try {
-    const answering = api.chat.ask('Describe every function.');
-    await waitFor('streaming', () => (lastAnswer()?.text.length ?? 0) > 5, 60_000, 20);
-    await drive({ op: 'click', webview: true, selector: '#stop' });
-    const m = await answering;
-    assert.equal(m.status, 'stopped');
-    assert.ok(m.text.length > 0);
-  } finally {
-    await vscode.workspace.getConfiguration('rwkvx').update('chat.maxTokens', undefined, vscode.ConfigurationTarget.Workspace);
-  }
-});
+test('the Stop button ends an answer early and keeps what was written', async () => {
+  await withLongAnswers(async () => {
+    let m;
+    for (let attempt = 1; ; attempt++) {
+      const answering = api.chat.ask(`Describe every function (${attempt}).`);
+      await waitFor('the answer to start or end', () => !api.chat.busy || (lastAnswer()?.text.length ?? 0) > 5, 60_000, 10);
+      // The Stop button of the webview, while the answer is still coming.
+      const clicked = await drive({ op: 'click', webview: true, selector: '#stop', timeoutMs: 3000 }).then(() => true, () => false);
+      m = await answering;
+      if (clicked && m.status === 'stopped') break;
+      assert.ok(attempt < 6, `stop did not take (${m.status})`);
+    }
+    assert.ok(m.text.length > 0, 'what was written is kept');
+    await drive({ op: 'waitText', webview: true, selector: 'article.message.assistant.stopped .footer', text: 'stopped' });
+  });
+}, 300_000);
 
 test('the language model provider answers through vscode.lm; @rwkvx is registered', async () => {
   assert.ok(api.integrations.participant, 'chat participant registered');

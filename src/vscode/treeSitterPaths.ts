@@ -1,0 +1,10 @@
+// Where web-tree-sitter's runtime and the grammars are: beside the bundle in
+// the packaged extension (dist/), in node_modules in a development checkout.
+import * as fs from 'fs';
+import * as path from 'path';
+
+export function treeSitterPaths(extensionPath: string): { runtimeWasm?: string; grammarDir?: string } {
+  const runtime = [path.join(extensionPath, 'dist', 'web-tree-sitter.wasm'), path.join(extensionPath, 'node_modules', 'web-tree-sitter', 'web-tree-sitter.wasm')].find((p) => fs.existsSync(p));
+  const grammars = [path.join(extensionPath, 'dist', 'grammars'), path.join(extensionPath, 'node_modules', '@vscode', 'tree-sitter-wasm', 'wasm')].find((p) => fs.existsSync(p));
+  return { ...(runtime ? { runtimeWasm: runtime } : {}), ...(grammars ? { grammarDir: grammars } : {}) };
+}

@@ -43,17 +43,23 @@ if [ -n "$CUBLAS" ]; then
 fi
 say "cublas: ${CUBLAS:-not found}"
 
-# ---- build: the CPU tool first, so the random models are written while CUDA compiles
+# ---- build. A CPU-only build of the engine tool writes the random benchmark
+# models meanwhile (the CUDA build's tool would wait for all of CUDA).
 cmake -S native -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DRWKVX_CUDA=ON -DRWKVX_CUDA_ARCHS="$ARCHS" > "$OUT/build.log" 2>&1 || { say "configure FAILED"; tail -30 "$OUT/build.log"; exit 1; }
-cmake --build "$BUILD" -j 16 --target rwkvx-engine >> "$OUT/build.log" 2>&1 || { say "build FAILED (rwkvx-engine)"; tail -40 "$OUT/build.log"; exit 1; }
-GEN_PIDS=""
+GEN_PID=""
 if [ "$PART" != test ]; then
-  for s in 0.1b 1.5b 2.9b x0.22b; do
-    f=$MODELS/rwkvx-bench-$s-f16.gguf
-    [ -f "$f" ] || { "$BUILD/rwkvx-engine" random-model "$s" "$f.tmp" --type f16 > /dev/null 2>&1 && mv "$f.tmp" "$f" & GEN_PIDS="$GEN_PIDS $!"; }
-  done
+  (
+    cmake -S native -B "$BUILD-cpu" -DCMAKE_BUILD_TYPE=Release -DRWKVX_CUDA=OFF > /dev/null 2>&1 &&
+      cmake --build "$BUILD-cpu" -j 4 --target rwkvx-engine > /dev/null 2>&1 || exit 1
+    for s in 0.1b 1.5b 2.9b x0.22b; do
+      f=$MODELS/rwkvx-bench-$s-f16.gguf
+      [ -f "$f" ] || { "$BUILD-cpu/rwkvx-engine" random-model "$s" "$f.tmp" --type f16 > /dev/null 2>&1 && mv "$f.tmp" "$f"; } &
+    done
+    wait
+  ) &
+  GEN_PID=$!
 fi
-cmake --build "$BUILD" -j 16 >> "$OUT/build.log" 2>&1 || { say "build FAILED"; grep -E "error" "$OUT/build.log" | head -30; tail -20 "$OUT/build.log"; exit 1; }
+cmake --build "$BUILD" -j 14 >> "$OUT/build.log" 2>&1 || { say "build FAILED"; grep -E "error" "$OUT/build.log" | head -30; tail -20 "$OUT/build.log"; exit 1; }
 say "build: ok in $(elapsed) s (archs $ARCHS)"
 grep -E "warning" "$OUT/build.log" | grep -v "^$" | head -5
 
@@ -74,7 +80,8 @@ fi
 
 # ---- benchmark and baseline
 if [ "$PART" != test ]; then
-  for p in $GEN_PIDS; do wait "$p"; done
+  [ -n "$GEN_PID" ] && wait "$GEN_PID"
+  say "models: $(ls "$MODELS"/*.gguf 2>/dev/null | wc -l) written by $(elapsed) s"
   REF=$MODELS/ref-0.1b.npy
   TOKS="1 22 333 4444 5555 666 77 8 99 1000 20000 3000 400 50 6 7"
   "$BUILD/rwkvx-engine" logits --model "$MODELS/rwkvx-bench-0.1b-f16.gguf" --device cpu --tokens "$TOKS" --out "$REF" > /dev/null 2>&1

@@ -6,7 +6,7 @@
 // the engine adapter. Every figure is printed beside a baseline measured in
 // the same run (plain walk + read of the same files; the edited file's own
 // tokens for re-feed costs).
-//   node bench/context.js [--files 2000,10000] [--keep] [--no-real] [--real-ctx 131072]
+//   node bench/context.js [--files 2000,10000] [--keep] [--no-real] [--real-ctx 32768]
 'use strict';
 const fs = require('node:fs');
 const os = require('node:os');
@@ -296,7 +296,7 @@ async function realEngine(outliner) {
   const { EngineClient } = require(clientJs);
   const { ClientEnginePort } = require(portJs);
   const { execFileSync } = require('node:child_process');
-  const nCtx = Number(arg('real-ctx', '131072'));
+  const nCtx = Number(arg('real-ctx', '32768'));
   const repo = path.join(os.tmpdir(), 'rwkvx-bench-context-repo');
   const store = path.join(os.tmpdir(), 'rwkvx-bench-context-repo-store');
   const models = path.join(os.tmpdir(), 'rwkvx-bench-context-models');

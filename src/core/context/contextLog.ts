@@ -39,8 +39,12 @@ export interface ContextOptions {
    * always rewind inside the hot tail.
    */
   rewindSlack?: number;
-  /** Checkpoints kept in the cold part, for compaction to resume from (default 16). */
+  /** Checkpoints kept in the cold part, for compaction to resume from (default 16)… */
   maxColdCheckpoints?: number;
+  /** …within this much snapshot memory, counted with the engine's state size (default 256 MiB)… */
+  checkpointMemoryBytes?: number;
+  /** …and at least this many tokens apart (default 4,096). */
+  minCheckpointSpacing?: number;
   /** Segments fed per engine call when no checkpoint is wanted between them (default 8,192 tokens). */
   feedBatchTokens?: number;
   /** Compact when stale copies pass this share of the stream (default 0.25). */
@@ -141,7 +145,8 @@ interface Current {
 }
 
 const DEFAULTS = {
-  reserveShare: 0.1, hotTailTokens: 4096, rewindSlack: 0.1, maxColdCheckpoints: 16, feedBatchTokens: 8192,
+  reserveShare: 0.1, hotTailTokens: 4096, rewindSlack: 0.1, maxColdCheckpoints: 16,
+  checkpointMemoryBytes: 256 * 1024 * 1024, minCheckpointSpacing: 4096, feedBatchTokens: 8192,
   staleThreshold: 0.25, idleCompactMs: 30_000, saveDebounceMs: 5000,
 };
 const DEFAULT_TIMING: QueueTiming = { unsavedDebounceMs: 750, batchMs: 150, maxWaitMs: 2000 };
@@ -576,9 +581,16 @@ export class ContextLog {
     if (old) await this.discard(old);
   }
 
+  /** How many cold checkpoints a cold part of this length gets. */
+  private coldCheckpoints(coldTokens: number, hotSegments: number): number {
+    const byMemory = Math.floor(this.o.checkpointMemoryBytes / Math.max(1, this.info.stateBytes)) - hotSegments - 1;
+    const bySpacing = Math.floor(coldTokens / this.o.minCheckpointSpacing);
+    return Math.max(0, Math.min(this.o.maxColdCheckpoints, byMemory, bySpacing));
+  }
+
   /**
    * Keeps the checkpoints the policy needs: every hot segment start and the
-   * end, plus up to maxColdCheckpoints spread over the cold part.
+   * end, plus a few spread over the cold part (coldCheckpoints).
    */
   private async thin(t: Table): Promise<void> {
     const end = tableEnd(t);
@@ -586,7 +598,7 @@ export class ContextLog {
     const keep = new Set<number>([end]);
     for (let i = t.hotStart; i < t.segs.length; i++) keep.add(t.segs[i].start);
     const cold = [...t.ckpts.keys()].filter((p) => p < coldEnd && !keep.has(p)).sort((a, b) => a - b);
-    const m = this.o.maxColdCheckpoints;
+    const m = this.coldCheckpoints(coldEnd, t.segs.length - t.hotStart);
     if (cold.length <= m) cold.forEach((p) => keep.add(p));
     else {
       for (let j = 1; j <= m; j++) {
@@ -776,7 +788,7 @@ export class ContextLog {
     const wanted = new Set<number>([pos]);
     for (let i = table.hotStart; i < segs.length; i++) wanted.add(segs[i].start);
     const coldEnd = segs[table.hotStart]?.start ?? pos;
-    const m = this.o.maxColdCheckpoints;
+    const m = this.coldCheckpoints(coldEnd, segs.length - table.hotStart);
     let nextTarget = 1;
     for (let i = 1; i < table.hotStart && nextTarget <= m; i++) {
       if (segs[i].start >= (coldEnd * nextTarget) / (m + 1)) {

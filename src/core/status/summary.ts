@@ -31,6 +31,8 @@ export interface StatusView {
 }
 
 export function compact(n: number): string {
+  // Budgets are powers of two: 65,536 reads as 64K, not 66K.
+  if (n >= 1024 && n % 1024 === 0 && n < 1 << 30) return n >= 1 << 20 && n % (1 << 20) === 0 ? `${n / (1 << 20)}M` : `${n / 1024}K`;
   if (n >= 1e6) return `${(n / 1e6).toFixed(n >= 1e7 ? 0 : 1)}M`;
   if (n >= 1e3) return `${(n / 1e3).toFixed(n >= 1e4 ? 0 : 1)}K`;
   return String(Math.round(n));

@@ -268,7 +268,7 @@ test('a query during the first build gets a partial fork after one batch', async
 
 test('compaction: a fresh stream replaces the stale one, reusing the unchanged prefix', async () => {
   const root = sixFiles();
-  const h = await openLog(folder(root), { recentEdits: ['src/f.ts'], maxColdCheckpoints: 64 });
+  const h = await openLog(folder(root), { recentEdits: ['src/f.ts'], maxColdCheckpoints: 64, minCheckpointSpacing: 1 });
   await edit(h, root, 'src/c.ts', sourceFile('c', 6, 7));
   await edit(h, root, 'src/d.ts', sourceFile('d', 6, 7));
   assert.equal(h.log.status().staleTokens > 0, true);
@@ -285,7 +285,7 @@ test('compaction: a fresh stream replaces the stale one, reusing the unchanged p
   assert.equal(h.engine.fedTokens - before, st.lastBuild!.fedTokens);
   assert.equal(st.lastBuild!.reusedTokens + st.lastBuild!.fedTokens, st.tokensInContext);
   // Token for token the stream a fresh build makes.
-  const fresh = await openLog(folder(root), { recentEdits: [...h.log.recent()], maxColdCheckpoints: 64 }, { clock: h.clock });
+  const fresh = await openLog(folder(root), { recentEdits: [...h.log.recent()], maxColdCheckpoints: 64, minCheckpointSpacing: 1 }, { clock: h.clock });
   assert.deepEqual(h.engine.tokensOf(h.log.sessionId()!), fresh.engine.tokensOf(fresh.log.sessionId()!));
   await fresh.log.dispose();
   await h.log.dispose();

@@ -22,6 +22,7 @@ function rng(seed: number): () => number {
 const OPTIONS: ContextOptions = {
   hotTailTokens: 700,
   maxColdCheckpoints: 2,
+  minCheckpointSpacing: 1,
   staleThreshold: 0.35,
   split: { splitAboveBytes: 2048, targetPartBytes: 900, maxPartBytes: 1800 },
 };

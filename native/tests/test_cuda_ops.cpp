@@ -331,6 +331,38 @@ void check_wkv(int64_t T, int64_t H, bool chunked, double tol) {
 
 }  // namespace
 
+TEST(decode_fused_core_equals_separate_kernels) {
+  for (bool first : {true, false}) {
+    const int64_t H = 5, C = H * 64;
+    const auto r = randn(C), k = randn(C), v = randn(C), g = randn(C), wl = randn(C), al = randn(C), vl = randn(C),
+               w0 = randn(C), a0 = randn(C), v0 = randn(C), k_k = uniform(C, 0.5f, 1.f), k_a = uniform(C, 0.5f, 1.5f),
+               r_k = randn(C), lw = randn(C), lb = randn(C), vfirst = randn(C), S0 = randn(static_cast<size_t>(H * 64 * 64), 0.3f);
+    Buf dr(r), dk(k), dv(v), dg(g), dwl(wl), dal(al), dvl(vl), dw0(w0), da0(a0), dv0(v0), dkk(k_k), dka(k_a), drk(r_k),
+        dlw(lw), dlb(lb), dvf(vfirst), dS(S0), dy(C * 4), dw(C * 4), dain(C * 4), db(C * 4);
+    // separate kernels (k, v modified in place)
+    cu::GateArgs ga{};
+    ga.wl = dwl.f(); ga.al = dal.f(); ga.vl = first ? nullptr : dvl.f();
+    ga.w0 = dw0.f(); ga.a0 = da0.f(); ga.v0 = dv0.f(); ga.k_k = dkk.f(); ga.k_a = dka.f();
+    ga.k = dk.f(); ga.v = dv.f(); ga.vfirst = dvf.f(); ga.w = dw.f(); ga.a_in = dain.f(); ga.b = db.f();
+    ga.first_layer = first;
+    cu::tmix_gates(ga, 1, H, nullptr);
+    cu::wkv7_seq(1, H, dr.f(), dw.f(), dk.f(), dv.f(), dain.f(), db.f(), dS.f(), dy.f(), nullptr);
+    cu::tmix_out(dy.f(), dr.f(), dk.f(), dv.f(), dg.f(), dlw.f(), dlb.f(), drk.f(), 64e-5f, 1, H, nullptr);
+    const auto y_ref = dy.down(), S_ref = dS.down(), vf_ref = dvf.down();
+    // fused, from the original inputs
+    Buf fk(k), fv(v), fvf(vfirst), fS(S0), fy(C * 4);
+    fy.poison();
+    cu::DecodeCoreArgs a{};
+    a.r = dr.f(); a.k = fk.f(); a.v = fv.f(); a.g = dg.f(); a.wl = dwl.f(); a.al = dal.f(); a.vl = first ? nullptr : dvl.f();
+    a.w0 = dw0.f(); a.a0 = da0.f(); a.v0 = dv0.f(); a.k_k = dkk.f(); a.k_a = dka.f(); a.r_k = drk.f();
+    a.lnx_w = dlw.f(); a.lnx_b = dlb.f(); a.vfirst = fvf.f(); a.eps = 64e-5f; a.first_layer = first;
+    cu::wkv7_decode_fused(a, H, fS.f(), fy.f(), nullptr);
+    CHECK_MSG(err(fy.down(), y_ref) < 1e-5, "first %d y", first);
+    CHECK(err(fS.down(), S_ref) < 1e-5);
+    CHECK(err(fvf.down(), vf_ref) < 1e-6);
+  }
+}
+
 TEST(wkv7_seq_equals_cpu) {
   for (int64_t T : {1, 2, 17, 100})
     for (int64_t H : {1, 3, 12}) check_wkv(T, H, false, 2e-5);

@@ -105,6 +105,16 @@ void tmix_out(float* y, const float* r, const float* k, const float* v, const fl
 // value row). S: [H][64][64] fp32 [value][key].
 void wkv7_seq(int64_t T, int64_t H, const float* r, const float* w, const float* k, const float* v, const float* a,
               const float* b, float* S, float* y, Stream s);
+// A decode step (T = 1) of tmix_gates + wkv7_seq + tmix_out in one kernel per
+// head: y receives tmix_out's result; vfirst is written in layer 0.
+struct DecodeCoreArgs {
+  const float *r, *k, *v, *g, *wl, *al, *vl;  // vl unused in layer 0
+  const float *w0, *a0, *v0, *k_k, *k_a, *r_k, *lnx_w, *lnx_b;
+  float* vfirst;
+  float eps;
+  bool first_layer;
+};
+void wkv7_decode_fused(const DecodeCoreArgs& a, int64_t H, float* S, float* y, Stream s);
 // The chunked (DPLR / WY) form: per chunk of kWkvChunk tokens in parallel,
 // then a short sequential state pass, then outputs in parallel. fp32.
 constexpr int kWkvChunk = 32;

@@ -488,6 +488,22 @@ void CudaExecutor::time_mix(int64_t l, int64_t T) {
   };
   linear(second, vres ? 4 : 3, T, stream_);
 
+  if (l > 0 && !vres) fail(RWKVX_ERR_SHAPE, "layer %lld has no value-residual LoRA", (long long)l);
+  if (T == 1) {  // decode: gates, recurrence and output norm in one kernel per head
+    DecodeCoreArgs dc{};
+    dc.r = w.r.f(); dc.k = w.k.f(); dc.v = w.v.f(); dc.g = w.g.f();
+    dc.wl = w.wl.f(); dc.al = w.al.f(); dc.vl = vres ? w.vl.f() : nullptr;
+    dc.w0 = D.vec(kW0); dc.a0 = D.vec(kA0); dc.v0 = D.vec(kV0); dc.k_k = D.vec(kKk); dc.k_a = D.vec(kKa);
+    dc.r_k = D.vec(kRk); dc.lnx_w = D.vec(kLnxW); dc.lnx_b = D.vec(kLnxB);
+    dc.vfirst = w.vfirst.f();
+    dc.eps = hp.lnx_eps;
+    dc.first_layer = l == 0;
+    wkv7_decode_fused(dc, H, S + layout_.wkv(l), w.y.f(), stream_);
+    LinearJob o{&D.wo.m, w.y.f(), w.h.f(), kActNone, true};
+    linear(&o, 1, T, stream_);
+    return;
+  }
+
   GateArgs ga{};
   ga.wl = w.wl.f(); ga.al = w.al.f(); ga.vl = vres ? w.vl.f() : nullptr;
   ga.w0 = D.vec(kW0); ga.a0 = D.vec(kA0); ga.v0 = D.vec(kV0); ga.k_k = D.vec(kKk); ga.k_a = D.vec(kKa);

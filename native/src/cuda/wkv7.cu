@@ -305,6 +305,75 @@ __global__ void __launch_bounds__(256) wkv_chunk_phase3(int64_t T, int64_t H, fl
   }
 }
 
+// One decode step (T = 1) of a whole time-mix core per head: the gates of
+// tmix_gates, the recurrence, and tmix_out's GroupNorm, bonus and gate, so a
+// decode step launches one kernel here instead of three.
+__device__ __forceinline__ float head_sum(float v, float* red) {  // 64 threads
+  v = warp_sum(v);
+  __syncthreads();
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
+  __syncthreads();
+  return red[0] + red[1];
+}
+
+__global__ void __launch_bounds__(64) wkv_decode_fused_kernel(const DecodeCoreArgs g, float* __restrict__ S,
+                                                              float* __restrict__ y, int64_t H) {
+  __shared__ float sr[N], sw[N], sk[N], sa[N], sb[N];
+  __shared__ float red[2];
+  const int64_t h = blockIdx.x;
+  const int i = threadIdx.x;
+  const int64_t c = h * N + i;
+  // gates (as tmix_gates)
+  const float w = expf(-0.606531f / (1.f + expf(-(g.wl[c] + g.w0[c]))));
+  const float av = 1.f / (1.f + expf(-(g.al[c] + g.a0[c])));
+  float v = g.v[c];
+  if (g.first_layer) {
+    g.vfirst[c] = v;
+  } else {
+    const float m = 1.f / (1.f + expf(-(g.vl[c] + g.v0[c])));
+    v += (g.vfirst[c] - v) * m;
+  }
+  const float k = g.k[c];
+  float kk = k * g.k_k[c];
+  const float ss = head_sum(kk * kk, red);
+  kk *= 1.f / fmaxf(sqrtf(ss), 1e-12f);
+  const float km = k * (1.f + (av - 1.f) * g.k_a[c]);
+  const float r = g.r[c];
+  sr[i] = r; sw[i] = w; sk[i] = km; sa[i] = -kk; sb[i] = kk * av;
+  __syncthreads();
+  // the recurrence for value row i
+  float st[N];
+  float* Sh = S + (h * N + i) * N;
+#pragma unroll
+  for (int j = 0; j < N; j += 4) {
+    const float4 q = *reinterpret_cast<const float4*>(Sh + j);
+    st[j] = q.x; st[j + 1] = q.y; st[j + 2] = q.z; st[j + 3] = q.w;
+  }
+  float p0 = 0.f, p1 = 0.f, p2 = 0.f, p3 = 0.f;
+#pragma unroll
+  for (int j = 0; j < N; j += 4) {
+    p0 += st[j] * sa[j]; p1 += st[j + 1] * sa[j + 1]; p2 += st[j + 2] * sa[j + 2]; p3 += st[j + 3] * sa[j + 3];
+  }
+  const float sav = (p0 + p1) + (p2 + p3);
+  float y0 = 0.f, y1 = 0.f;
+#pragma unroll
+  for (int j = 0; j < N; j += 2) {
+    st[j] = st[j] * sw[j] + sav * sb[j] + v * sk[j];
+    st[j + 1] = st[j + 1] * sw[j + 1] + sav * sb[j + 1] + v * sk[j + 1];
+    y0 += st[j] * sr[j];
+    y1 += st[j + 1] * sr[j + 1];
+  }
+#pragma unroll
+  for (int j = 0; j < N; j += 4) *reinterpret_cast<float4*>(Sh + j) = make_float4(st[j], st[j + 1], st[j + 2], st[j + 3]);
+  // GroupNorm over the head, bonus, gate (as tmix_out)
+  const float yv = y0 + y1;
+  const float mean = head_sum(yv, red) / 64.f;
+  const float d = yv - mean;
+  const float var = head_sum(d * d, red) / 64.f;
+  const float bonus = head_sum(r * km * g.r_k[c], red);
+  y[c] = (d * (1.f / sqrtf(var + g.eps)) * g.lnx_w[c] + g.lnx_b[c] + bonus * v) * g.g[c];
+}
+
 }  // namespace
 
 void wkv7_seq(int64_t T, int64_t H, const float* r, const float* w, const float* k, const float* v, const float* a,
@@ -312,6 +381,11 @@ void wkv7_seq(int64_t T, int64_t H, const float* r, const float* w, const float*
   if (T <= 0) return;
   wkv_seq_kernel<<<static_cast<unsigned>(H), N, 0, s>>>(T, H, r, w, k, v, a, b, S, y);
   ck_launch("wkv7_seq");
+}
+
+void wkv7_decode_fused(const DecodeCoreArgs& a, int64_t H, float* S, float* y, Stream s) {
+  wkv_decode_fused_kernel<<<static_cast<unsigned>(H), N, 0, s>>>(a, S, y, H);
+  ck_launch("wkv7_decode_fused");
 }
 
 size_t wkv7_chunked_workspace(int64_t T, int64_t H) {

@@ -83,7 +83,7 @@ typedef struct rwkvx_model_params {
   int device_index;   /* CUDA device ordinal for RWKVX_DEVICE_CUDA */
   int n_threads;      /* CPU threads; 0 = number of cores */
   int use_mmap;       /* 1: map the file (default); 0: read it into memory */
-  rwkvx_progress_fn progress; /* optional, unit: tensors */
+  rwkvx_progress_fn progress; /* optional, unit: tensors; called once the file is mapped and checked */
   void* progress_user_data;
 } rwkvx_model_params;
 
@@ -151,7 +151,8 @@ typedef enum rwkvx_kv_type {
 } rwkvx_kv_type;
 
 typedef struct rwkvx_session_params {
-  int64_t n_ctx;          /* max tokens (KV cache bound for rwkvx; 0 = model default) */
+  int64_t n_ctx;          /* max tokens in the session, for rwkv7 too (feeding past it is
+                             RWKVX_ERR_CONTEXT_FULL); 0 = 1M for rwkvx, unlimited for rwkv7 */
   rwkvx_kv_type kv_type;  /* KV cache element type (rwkvx only); default F16 */
   int prefill_chunk;      /* tokens per prefill step (matrix-product batch), 0 = default */
   rwkvx_abort_fn abort_callback;
@@ -163,7 +164,8 @@ RWKVX_API rwkvx_status rwkvx_session_new(rwkvx_model* model, const rwkvx_session
                                          rwkvx_session** out);
 RWKVX_API void rwkvx_session_free(rwkvx_session* s);
 /* Thread-safe: asks the running call on `s` to stop (see the rule above). The
- * flag is cleared when the next call on `s` starts. */
+ * request is consumed when a call ends: an abort that arrives while no call is
+ * running stops the next call at its first boundary. */
 RWKVX_API void rwkvx_session_abort(rwkvx_session* s);
 /* Forget everything: empty state, empty KV cache. */
 RWKVX_API rwkvx_status rwkvx_session_reset(rwkvx_session* s);
@@ -264,8 +266,12 @@ typedef enum rwkvx_stop_reason {
 } rwkvx_stop_reason;
 
 /* Generate after the session's current context (the session must have at
- * least one token fed). Sampled tokens are fed into the session. Text that
- * matches a stop string is not emitted. */
+ * least one token fed). Sampled tokens are fed into the session, also those
+ * that complete a stop string (the caller may rewind with a snapshot). on_text
+ * is called once per sampled token with the text that token completed (may be
+ * empty: part of a UTF-8 character, or held back as a possible stop-string
+ * prefix), then once with token -1 for held-back text at the end, if any.
+ * Text that matches a stop string is not emitted. */
 RWKVX_API rwkvx_status rwkvx_generate(rwkvx_session* s, rwkvx_sampler* smp,
                                       const rwkvx_generate_params* params, rwkvx_text_fn on_text,
                                       void* user_data, int* n_generated,

@@ -74,6 +74,14 @@ rwkvx_status guarded(F&& f) {
   }
 }
 
+// Ends a call on a session: a pending abort is consumed by the call it hit,
+// or by the next call if it arrived while none was running.
+struct CallScope {
+  explicit CallScope(Session& s) : s(s) {}
+  ~CallScope() { s.end_call(); }
+  Session& s;
+};
+
 void need(const void* p, const char* what) {
   if (p == nullptr) fail(RWKVX_ERR_INVALID_ARGUMENT, "%s must not be null", what);
 }
@@ -157,6 +165,10 @@ rwkvx_status rwkvx_model_load(const char* path, const rwkvx_model_params* params
     }
     auto m = std::make_unique<rwkvx_model>();
     m->model = load_model(path, p.use_mmap != 0);
+    // Mapping is instant and validation fast: progress is reported once, done.
+    const uint64_t n_tensors = m->model->file ? m->model->file->tensors().size() : 0;
+    if (p.progress != nullptr && p.progress(n_tensors, n_tensors, p.progress_user_data) != 0)
+      fail(RWKVX_ERR_ABORTED, "model load aborted by the progress callback");
     const int threads = p.n_threads > 0 ? p.n_threads : default_thread_count();
     m->rt = std::make_unique<Runtime>(threads);
     m->rt->kernels = &kernels();
@@ -333,7 +345,7 @@ rwkvx_status rwkvx_session_prefill(rwkvx_session* s, const int32_t* tokens, size
   return guarded([&] {
     need(s, "session");
     if (n > 0) need(tokens, "tokens");
-    s->s->begin_call();
+    CallScope call(*s->s);
     s->s->feed(tokens, static_cast<int64_t>(n), nullptr, false, progress, progress_user_data);
     if (logits != nullptr) {
       if (!s->s->has_logits()) fail(RWKVX_ERR_INVALID_ARGUMENT, "no logits: the session has no tokens since its last rewind");
@@ -347,7 +359,7 @@ rwkvx_status rwkvx_session_prefill_all_logits(rwkvx_session* s, const int32_t* t
     need(s, "session");
     need(tokens, "tokens");
     need(out, "out");
-    s->s->begin_call();
+    CallScope call(*s->s);
     s->s->feed(tokens, static_cast<int64_t>(n), out, true, nullptr, nullptr);
   });
 }
@@ -356,7 +368,7 @@ rwkvx_status rwkvx_session_decode(rwkvx_session* s, int32_t token, float* logits
   return guarded([&] {
     need(s, "session");
     need(logits, "logits");
-    s->s->begin_call();
+    CallScope call(*s->s);
     s->s->feed(&token, 1, logits, false, nullptr, nullptr);
   });
 }
@@ -575,7 +587,7 @@ extern "C" rwkvx_status rwkvx_generate(rwkvx_session* s, rwkvx_sampler* smp, con
     if (p.max_tokens < 0) fail(RWKVX_ERR_INVALID_ARGUMENT, "max_tokens must be >= 0");
     if (p.n_stop_strings > 0) need(p.stop_strings, "stop_strings");
     Session& ss = *s->s;
-    ss.begin_call();
+    CallScope call(ss);
     if (!ss.has_logits()) fail(RWKVX_ERR_INVALID_ARGUMENT, "generate needs a fed context: feed at least one token first");
     std::vector<std::string> stops;
     for (size_t i = 0; i < p.n_stop_strings; ++i)
@@ -584,9 +596,11 @@ extern "C" rwkvx_status rwkvx_generate(rwkvx_session* s, rwkvx_sampler* smp, con
     Utf8Stream utf8;
     const Tokenizer& tok = ss.model().tokenizer;
     std::vector<float> logits(ss.last_logits());
+    // Every sampled token is reported, with the text it completed (possibly
+    // empty); the final flush comes as token -1 and only when it has text.
     auto emit = [&](const std::string& text, int32_t token) {
-      if (on_text != nullptr && !text.empty() && on_text(text.data(), text.size(), token, user_data) != 0) return false;
-      return true;
+      if (on_text == nullptr || (token < 0 && text.empty())) return true;
+      return on_text(text.data(), text.size(), token, user_data) == 0;
     };
     for (;;) {
       if (generated >= p.max_tokens) { reason = RWKVX_STOP_MAX_TOKENS; break; }

@@ -45,7 +45,8 @@ class Session {
   void load(const uint8_t* data, size_t size);
 
   void request_abort() { abort_flag_.store(true); }
-  void begin_call() { abort_flag_.store(false); }
+  // Clears a pending abort when a call ends (see rwkvx_session_abort).
+  void end_call() { abort_flag_.store(false); }
   bool should_abort() const;
 
   Executor& executor() { return *exec_; }

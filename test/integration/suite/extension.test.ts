@@ -12,7 +12,7 @@ import * as vscode from 'vscode';
 
 import type { RwkvxApi } from '../../../src/vscode/extension';
 import { drive, driverAvailable } from './driver';
-import { sleep, test, waitFor } from './framework';
+import { setup, sleep, test, waitFor } from './framework';
 
 const EXTENSION_ID = 'rwkvx.rwkvx-code';
 let api: RwkvxApi;
@@ -25,6 +25,11 @@ function root(): string {
 
 function extensionPath(): string {
   return vscode.extensions.getExtension(EXTENSION_ID)!.extensionPath;
+}
+
+/** The tiny test models (in the repository; an installed .vsix does not carry them). */
+function fixtureModels(): string {
+  return process.env.RWKVX_FIXTURES ?? path.join(extensionPath(), 'test', 'fixtures', 'models');
 }
 
 async function contextReady(timeoutMs = 120_000) {
@@ -46,10 +51,13 @@ function lastAnswer() {
   return [...api.chat.history.all()].reverse().find((m) => m.role === 'assistant');
 }
 
-test('activates, loads the tiny model in the engine process and reads the workspace', async () => {
+setup(async () => {
   const ext = vscode.extensions.getExtension<RwkvxApi>(EXTENSION_ID);
   assert.ok(ext, 'extension installed');
   api = ext.isActive ? ext.exports : await ext.activate();
+});
+
+test('activates, loads the tiny model in the engine process and reads the workspace', async () => {
   assert.ok(api.engine, 'activate() returns the API');
   await waitFor('the engine to load a model', () => api.engine.state === 'ready' && api.engine.model, 180_000);
   assert.ok(api.engine.pid, 'the engine runs in its own process');
@@ -172,7 +180,7 @@ test('an inline completion appears in the editor and can be accepted (screenshot
       continue;
     }
     console.log(`    suggestion (${Math.round(outcome.latencyMs)} ms): ${JSON.stringify(outcome.text)}`);
-    await drive({ op: 'waitFor', selector: '.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text, .monaco-editor .suggest-preview-text', timeoutMs: 20_000 });
+    await drive({ op: 'waitFor', selector: '.monaco-editor .ghost-text-decoration:visible, .monaco-editor .ghost-text:visible', timeoutMs: 20_000 });
     shown = true;
   }
   assert.ok(shown, 'a suggestion was shown');
@@ -302,7 +310,7 @@ test('.rwkvxignore files get their language and grammar', async () => {
 });
 
 test('Import model converts a .pth checkpoint with the engine and loads it', async () => {
-  const fixtures = path.join(extensionPath(), 'test', 'fixtures', 'models');
+  const fixtures = fixtureModels();
   const gguf = await vscode.commands.executeCommand<string>('rwkvx.importModel', { path: path.join(fixtures, 'rwkv7-tiny-fp16.pth'), vocab: path.join(fixtures, 'tiny-vocab.txt') });
   assert.ok(gguf && fs.existsSync(gguf), 'converted GGUF exists');
   await waitFor('the imported model to load', () => api.engine.state === 'ready' && api.engine.model?.path === gguf, 120_000);
@@ -311,7 +319,7 @@ test('Import model converts a .pth checkpoint with the engine and loads it', asy
 });
 
 test('Download model: resumable, checked, converted, from a local HTTP server', async () => {
-  const fixtures = path.join(extensionPath(), 'test', 'fixtures', 'models');
+  const fixtures = fixtureModels();
   const body = fs.readFileSync(path.join(fixtures, 'rwkvx-tiny-bf16.pth'));
   const vocab = fs.readFileSync(path.join(fixtures, 'tiny-vocab.txt'));
   const sha = createHash('sha256').update(body).digest('hex');

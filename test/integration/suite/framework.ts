@@ -15,9 +15,17 @@ export function test(name: string, fn: TestFn, timeoutMs = 120_000): void {
   cases.push({ name, fn, timeoutMs });
 }
 
+const setups: TestFn[] = [];
+
+/** Runs before the tests (also when a filter picks only some). */
+export function setup(fn: TestFn): void {
+  setups.push(fn);
+}
+
 export async function runAll(filter?: string): Promise<{ passed: number; failed: string[] }> {
   const failed: string[] = [];
   let passed = 0;
+  for (const fn of setups) await fn();
   for (const c of cases) {
     if (filter && !c.name.includes(filter)) continue;
     const t0 = Date.now();

@@ -8,7 +8,7 @@ const context = { state: 'ready', tokensInContext: 12_345, budgetTokens: 65_536,
 
 test('ready: tokens / budget, stale share, device', () => {
   const v = summarize({ engine: 'ready', model, context });
-  assert.equal(v.text, '$(check) RWKV 12K/66K · 3% stale · CPU');
+  assert.equal(v.text, '$(check) RWKV 12K/64K · 3% stale · CPU');
   assert.equal(v.level, 'ok');
   assert.ok(v.tooltip.some((l) => l.includes('12,345 of 65,536 tokens, 40 files')));
 });
@@ -28,7 +28,7 @@ test('engine states come first', () => {
 });
 
 test('paused, pending edits, completion latency', () => {
-  assert.match(summarize({ engine: 'ready', model, context: { ...context, state: 'paused' } }).text, /paused · 12K\/66K/);
+  assert.match(summarize({ engine: 'ready', model, context: { ...context, state: 'paused' } }).text, /paused · 12K\/64K/);
   const busy = summarize({ engine: 'ready', model, context: { ...context, pendingChanges: 2 }, completion: { lastMs: 123.4, lastSource: 'model', medianMs: 200 } });
   assert.equal(busy.level, 'busy');
   assert.ok(busy.tooltip.includes('Last completion: 123 ms (model), median 200 ms'));
@@ -38,7 +38,9 @@ test('paused, pending edits, completion latency', () => {
 test('numbers and devices', () => {
   assert.equal(compact(999), '999');
   assert.equal(compact(1500), '1.5K');
-  assert.equal(compact(1_048_576), '1.0M');
+  assert.equal(compact(1_048_576), '1M');
+  assert.equal(compact(262_144), '256K');
+  assert.equal(compact(1_000_000), '1.0M');
   assert.equal(shortDevice('CUDA: NVIDIA H100 80GB HBM3 (sm_90)'), 'NVIDIA H100 80GB HBM3');
   assert.equal(shortDevice('CPU (avx2, 8 threads)'), 'CPU');
 });

@@ -61,6 +61,8 @@ async function main() {
     if (!vsix) step(process.execPath, ['tools/build.js']);
     step(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', '.']);
   }
+  // The TextMate grammar, with the tokenizer of the VS Code that code-server carries.
+  step(process.execPath, ['--test', path.join('test', 'integration', 'grammar.test.js')]);
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'rwkvx-it-'));
   const workspace = path.join(scratch, 'shop');
   copyDir(path.join(here, 'fixtures', 'workspace'), workspace);

@@ -29,6 +29,8 @@ export interface RwkvxApi {
   status: StatusModel;
   statusBar: StatusBar;
   log: Log;
+  /** Answers @rwkvx gave in VS Code's chat (for tests). */
+  participantAnswers: readonly string[];
   /** Which of VS Code's chat integrations are registered here. */
   integrations: { participant: boolean; languageModelProvider: boolean };
 }
@@ -56,7 +58,8 @@ export function activate(ctx: vscode.ExtensionContext): RwkvxApi {
   const statusBar = new StatusBar(status);
   const lastEditor = new LastEditor();
   const view = new ChatViewProvider(ctx.extensionUri, chat, status, lastEditor, () => context.knownPaths());
-  const participant = registerParticipant(chatEngine, ctx.extensionUri);
+  const participantAnswers: string[] = [];
+  const participant = registerParticipant(chatEngine, ctx.extensionUri, (text) => participantAnswers.push(text));
   const lmProvider = registerLanguageModelProvider(engine, chatEngine, () => budgetFor(engine.model?.info.device ?? 'cpu', readSettings().contextBudget));
 
   let offeredModels = false;
@@ -98,7 +101,7 @@ export function activate(ctx: vscode.ExtensionContext): RwkvxApi {
   }
   log.info(`activated in ${vscode.env.appName} ${vscode.version} (${vscode.env.remoteName ?? 'local'}); chat participant: ${participant ? 'yes' : 'no'}, model provider: ${lmProvider ? 'yes' : 'no (needs VS Code 1.104+)'}`);
   void engine.reload();
-  return { engine, context, chat, view, completions, status, statusBar, log, integrations: { participant: !!participant, languageModelProvider: !!lmProvider } };
+  return { engine, context, chat, view, completions, status, statusBar, log, participantAnswers, integrations: { participant: !!participant, languageModelProvider: !!lmProvider } };
 }
 
 export function deactivate(): void {

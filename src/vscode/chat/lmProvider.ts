@@ -23,6 +23,8 @@ interface ModelInformation {
   tooltip?: string;
   detail?: string;
   capabilities: { imageInput?: boolean; toolCalling?: boolean | number };
+  /** Shown in the chat's model picker (VS Code 1.105+). */
+  isUserSelectable?: boolean;
 }
 
 interface RequestMessage {
@@ -78,6 +80,7 @@ export function registerLanguageModelProvider(engine: EngineService, chat: ChatE
           tooltip: `Runs on this machine (${m.info.device}) with the whole workspace (${budget()} tokens at most) in its context.`,
           detail: m.info.device,
           capabilities: { imageInput: false, toolCalling: false },
+          isUserSelectable: true,
         },
       ];
     },

@@ -27,7 +27,7 @@ function historyTurns(context: vscode.ChatContext): Turn[] {
   return turns;
 }
 
-export function registerParticipant(engine: ChatEngine, extensionUri: vscode.Uri): vscode.Disposable | undefined {
+export function registerParticipant(engine: ChatEngine, extensionUri: vscode.Uri, onAnswer?: (text: string) => void): vscode.Disposable | undefined {
   if (typeof vscode.chat?.createChatParticipant !== 'function') return undefined;
   const handler: vscode.ChatRequestHandler = async (request, context, stream, token) => {
     let question = request.prompt;
@@ -52,6 +52,7 @@ export function registerParticipant(engine: ChatEngine, extensionUri: vscode.Uri
     const s = readSettings().chat;
     try {
       const { text } = await answerOnce(engine, chatPrompt(historyTurns(context), question), s, token as CancelToken, (t) => stream.markdown(t));
+      onAnswer?.(text);
       // The files the answer cites, as references under it.
       const seen = new Set<string>();
       for (const c of findCitations(text)) {

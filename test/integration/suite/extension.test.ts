@@ -380,3 +380,25 @@ test('Select model, engine status, clear and restart commands run', async () => 
   assert.ok(api.engine.pid, `engine running (was ${pid})`);
   await contextReady();
 });
+
+test('@rwkvx answers in VS Code\'s own chat view (screenshot)', async () => {
+  const before = api.participantAnswers.length;
+  // VS Code's chat runs a participant only with a language model picked: pick ours (this extension provides it).
+  const [model] = await vscode.lm.selectChatModels({ vendor: 'rwkvx' });
+  assert.ok(model, 'our model is in vscode.lm');
+  console.log(`    model: ${JSON.stringify({ id: model.id, vendor: model.vendor, family: model.family, name: model.name })}`);
+  // Ask mode: agent mode lists only models with tool calling.
+  await vscode.commands.executeCommand('workbench.action.chat.open', { mode: 'ask' });
+  await vscode.commands.executeCommand('workbench.action.chat.changeModel', { vendor: model.vendor, id: model.id.replace(/^rwkvx\//, ''), family: model.family });
+  await vscode.commands.executeCommand('workbench.action.chat.open', { mode: 'ask', query: '@rwkvx What does the cart compute?', isPartialQuery: false });
+  const answer = await waitFor('@rwkvx to answer', () => api.participantAnswers[before], 60_000);
+  const probe = answer.replace(/\s+/g, ' ').trim().slice(0, 10).trim();
+  // The chat widget shows the streamed answer.
+  await drive({ op: 'waitText', selector: '.interactive-session .interactive-response .rendered-markdown', text: probe, timeoutMs: 20_000 }).catch(async (e) => {
+    const seen = await drive<{ texts: string[] }>({ op: 'texts', selector: '.interactive-session .interactive-response .rendered-markdown' });
+    // Markdown rendering may join or escape characters of the noise: compare letters only.
+    const letters = (x: string) => x.replace(/[^A-Za-z]/g, '');
+    if (!seen.texts.some((t) => letters(t).includes(letters(probe)))) throw e;
+  });
+  await drive({ op: 'screenshot', name: 'chat-participant' });
+});

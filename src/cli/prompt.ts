@@ -1,14 +1,8 @@
-// Text the CLI feeds the model: repository files as segments and the chat
-// turns of the G1 models ("User: …\n\nAssistant:", turns split by "\n\n").
-import type { RepoFile } from './repo-reader';
+// Text the CLI feeds the model after the workspace stream: the chat turns of
+// the G1 models ("User: …\n\nAssistant:", turns split by "\n\n") and the
+// start of a file being completed.
 
 export const TURN_STOP = '\n\nUser:';
-
-/** One file as the model reads it. */
-export function fileSegment(f: RepoFile): string {
-  const body = f.text.endsWith('\n') ? f.text : `${f.text}\n`;
-  return `File: ${f.path}\n\`\`\`\n${body}\`\`\`\n\n`;
-}
 
 /** A user turn and the start of the answer. A blank line would end the turn early, so runs of them shrink to one newline. */
 export function userTurn(question: string): string {
@@ -32,27 +26,4 @@ export function completionPrefix(path: string, text: string, line: number, colum
   if (column > current.length + 1) throw new Error(`${path}:${line} has ${current.length} characters, column ${column} is past its end`);
   const before = [...lines.slice(0, line - 1), current.slice(0, column - 1)].join('\n');
   return `File: ${path}\n\`\`\`\n${before}`;
-}
-
-export interface Budgeted {
-  files: RepoFile[];
-  tokens: number[][];
-  dropped: RepoFile[];
-  total: number;
-}
-
-/** Keeps files in order while they fit the budget; a file too big is dropped, smaller ones after it still go in. */
-export function fitBudget(files: RepoFile[], tokens: number[][], budget: number): Budgeted {
-  const out: Budgeted = { files: [], tokens: [], dropped: [], total: 0 };
-  files.forEach((f, i) => {
-    const n = tokens[i].length;
-    if (out.total + n <= budget) {
-      out.files.push(f);
-      out.tokens.push(tokens[i]);
-      out.total += n;
-    } else {
-      out.dropped.push(f);
-    }
-  });
-  return out;
 }

@@ -22,7 +22,8 @@ interface Run {
 function start(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): { child: ChildProcess; done: Promise<Run> } {
   const child = spawn(process.execPath, [ENTRY, ...args], {
     cwd: options.cwd ?? repoRoot(),
-    env: { ...process.env, ...options.env },
+    // Saved contexts and converted models go to this run's scratch cache, not the user's.
+    env: { ...process.env, XDG_CACHE_HOME: path.join(dir, 'cache-runs'), ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
     // Its own process group, so Ctrl-C can be sent the way a terminal does.
     detached: true,
@@ -160,9 +161,17 @@ describe('rwkvx in a repository', () => {
   it('ask reads the files with a progress summary and streams an answer', async () => {
     const r = await rwkvx(['ask', 'What does this repository do?', '--model', model7, '--max-tokens', '16'], { cwd: repo });
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /2 text files in .*repo \(skipped 1/);
+    assert.match(r.stderr, /2 files in context from .*repo; skipped 1/);
     assert.match(r.stderr, /reading 2 files .* tokens/);
     assert.match(r.stderr, /\(\d+ tokens, [\d.]+ tok\/s/);
+  });
+
+  it('asking again in the unchanged repository reuses the saved context', async () => {
+    // Same --max-tokens as above: the budget (and so the saved context) depends on it.
+    const r = await rwkvx(['ask', 'And again?', '--model', model7, '--max-tokens', '16'], { cwd: repo });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /reused the saved context, 0 tokens read for changes/);
+    assert.doesNotMatch(r.stderr, /reading \d+ files/);
   });
 
   it('ask with no --model runs on the tiny test model and says answers are noise', async () => {
@@ -178,7 +187,7 @@ describe('rwkvx in a repository', () => {
   it('ask respects --ctx and reports what did not fit', async () => {
     const r = await rwkvx(['ask', 'q', '--model', model7, '--max-tokens', '1', '--ctx', '560'], { cwd: repo });
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /do not fit the \d+-token budget/);
+    assert.match(r.stderr, /left out: they do not fit the \d+-token budget/);
   });
 
   it('Ctrl-C while reading exits 130', async () => {

@@ -1,17 +1,12 @@
-// Prompt text of the CLI (segments, G1 chat turns, completion prefix, budget)
+// Prompt text of the CLI (G1 chat turns, completion prefix)
 // and the progress line's formatting.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { formatDuration, formatProgress, ProgressLine } from '../../../src/cli/progress';
-import { completionPrefix, fileSegment, fitBudget, nextTurn, userTurn } from '../../../src/cli/prompt';
+import { completionPrefix, nextTurn, userTurn } from '../../../src/cli/prompt';
 
 describe('prompt text', () => {
-  it('writes files as headed, fenced segments', () => {
-    assert.equal(fileSegment({ path: 'src/a.ts', text: 'x = 1' }), 'File: src/a.ts\n```\nx = 1\n```\n\n');
-    assert.equal(fileSegment({ path: 'b', text: 'y\n' }), 'File: b\n```\ny\n```\n\n');
-  });
-
   it('uses the G1 chat format and keeps blank lines out of a turn', () => {
     assert.equal(userTurn('What is this?'), 'User: What is this?\n\nAssistant:');
     assert.equal(userTurn(' one\n\n\ntwo '), 'User: one\ntwo\n\nAssistant:');
@@ -25,16 +20,6 @@ describe('prompt text', () => {
     assert.equal(completionPrefix('f.ts', text, 1, 1), 'File: f.ts\n```\n');
     assert.throws(() => completionPrefix('f.ts', text, 4, 1), /3 lines/);
     assert.throws(() => completionPrefix('f.ts', text, 1, 20), /past its end/);
-  });
-
-  it('fits files to the budget in order, skipping those too big', () => {
-    const files = ['a', 'b', 'c', 'd'].map((p) => ({ path: p, text: p }));
-    const tokens = [[1, 1], [2, 2, 2, 2], [3], [4, 4]];
-    const fit = fitBudget(files, tokens, 5);
-    assert.deepEqual(fit.files.map((f) => f.path), ['a', 'c', 'd']);
-    assert.deepEqual(fit.dropped.map((f) => f.path), ['b']);
-    assert.equal(fit.total, 5);
-    assert.deepEqual(fit.tokens.flat(), [1, 1, 3, 4, 4]);
   });
 });
 

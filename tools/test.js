@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // `npm test`: every test runner of the project, each ending with its own
 // pass/fail summary line, then one overall line.
-//   node tools/test.js            native + unit + lint
+//   node tools/test.js            native + unit + lint + integration
 //   node tools/test.js native     engine: cmake build + ctest (no Node involved)
 //   node tools/test.js unit       TypeScript: tsc to out/, node --test over out/test/unit
 //   node tools/test.js lint       layer lint (tools/check-layers.js)
+//   node tools/test.js integration  the extension in a real VS Code (code-server + headless
+//                                 Chromium; sets up test/integration on first use)
 // Extra arguments after `unit` filter test files by substring (e.g. `unit engine/`).
 'use strict';
 const { spawnSync } = require('child_process');
@@ -70,16 +72,23 @@ function lint() {
   return sh(process.execPath, ['tools/check-layers.js']);
 }
 
+function integration() {
+  const harness = path.join(root, 'test', 'integration');
+  if (!fs.existsSync(path.join(harness, 'node_modules', 'code-server')) && !sh('npm', ['--prefix', harness, 'run', 'setup'])) return false;
+  return sh(process.execPath, [path.join('test', 'integration', 'run.js')]);
+}
+
 const [part, ...rest] = process.argv.slice(2);
-const parts = part === undefined ? ['native', 'unit', 'lint'] : [part];
+const parts = part === undefined ? ['native', 'unit', 'lint', 'integration'] : [part];
 const results = [];
 for (const p of parts) {
   let ok;
   if (p === 'native') ok = native();
   else if (p === 'unit') ok = unit(rest);
   else if (p === 'lint') ok = lint();
+  else if (p === 'integration') ok = integration();
   else {
-    process.stderr.write(`usage: node tools/test.js [native|unit|lint] [filters]\n`);
+    process.stderr.write(`usage: node tools/test.js [native|unit|lint|integration] [filters]\n`);
     process.exit(2);
   }
   results.push([p, ok]);

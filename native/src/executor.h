@@ -69,6 +69,7 @@ class Executor {
   virtual int preferred_chunk() const { return 0; }
 };
 
+// Executors start empty: zero state, no KV rows.
 std::unique_ptr<Executor> make_cpu_executor(const Model& model, Runtime& rt, rwkvx_kv_type kv_type);
 
 // The runtime's backend when it has one, else the CPU.

@@ -129,7 +129,7 @@ void wkv7_seq(const OpContext& ctx, int64_t T, int64_t H, int64_t N, const float
 namespace {
 
 // Chunks (other than its own) that query (t, h) attends to, -1 = none.
-void select_chunks(const MobaParams& p, const KvStore& kv, const float* q, int64_t T, int64_t pos0, int64_t t, int64_t h,
+void select_chunks(const MobaParams& p, const KvStore& kv, const float* q, int64_t pos0, int64_t t, int64_t h,
                    std::vector<std::pair<float, int64_t>>& scores, int32_t* out) {
   const int64_t N = p.head_size, C = p.n_head * N, B = p.chunk, c = (pos0 + t) / B, n_pick = p.top_k - 1;
   for (int64_t i = 0; i < n_pick; ++i) out[i] = -1;
@@ -178,7 +178,7 @@ void moba_attention(const OpContext& ctx, const MobaParams& p, const KvStore& kv
   std::vector<int32_t> sel(static_cast<size_t>(T * H * std::max<int64_t>(n_pick, 1)));
   ctx.pool->parallel_for(T * H, [&](int64_t i0, int64_t i1, int) {
     std::vector<std::pair<float, int64_t>> scores;
-    for (int64_t i = i0; i < i1; ++i) select_chunks(p, kv, q, T, pos0, i / H, i % H, scores, sel.data() + i * n_pick);
+    for (int64_t i = i0; i < i1; ++i) select_chunks(p, kv, q, pos0, i / H, i % H, scores, sel.data() + i * n_pick);
   });
   // 2. Work items: one head × one run of queries inside the same chunk. Each
   // visits the key chunks its queries need, as matrix products, merging them

@@ -41,8 +41,8 @@ Session::Session(const Model& model, Runtime& rt, const rwkvx_session_params& pa
   if (exec) {
     exec_ = std::move(exec);  // a fork: state and KV come with it
   } else {
-    exec_ = make_executor(model, rt, params.kv_type);
-    reset();
+    exec_ = make_executor(model, rt, params.kv_type);  // starts empty
+    prefix_hash_.assign(1, kHashSeed);
   }
   if (params.prefill_chunk == 0 && exec_->preferred_chunk() > 0) prefill_chunk_ = exec_->preferred_chunk();
 }

@@ -196,14 +196,14 @@ std::shared_ptr<GgufReader> GgufReader::open(const std::string& path, bool use_m
     r->base_ = static_cast<const uint8_t*>(m);
   } else {
     try {
-      r->owned_.resize(size);
+      r->own(size);
     } catch (const std::bad_alloc&) {
       ::close(fd);
       fail(RWKVX_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes to read '%s'", size, path.c_str());
     }
     size_t done = 0;
     while (done < size) {
-      const ssize_t n = ::read(fd, r->owned_.data() + done, size - done);
+      const ssize_t n = ::read(fd, r->owned_.get() + done, size - done);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
         const int e = errno;
@@ -213,7 +213,7 @@ std::shared_ptr<GgufReader> GgufReader::open(const std::string& path, bool use_m
       done += static_cast<size_t>(n);
     }
     ::close(fd);
-    r->base_ = r->owned_.data();
+    r->base_ = r->owned_.get();
   }
   r->size_ = size;
   r->parse(path);
@@ -222,11 +222,19 @@ std::shared_ptr<GgufReader> GgufReader::open(const std::string& path, bool use_m
 
 std::shared_ptr<GgufReader> GgufReader::from_memory(const uint8_t* data, size_t size) {
   std::shared_ptr<GgufReader> r(new GgufReader());
-  r->owned_.assign(data, data + size);
-  r->base_ = r->owned_.data();
+  r->own(size);
+  if (size != 0) std::memcpy(r->owned_.get(), data, size);
+  r->base_ = r->owned_.get();
   r->size_ = size;
   r->parse("<memory>");
   return r;
+}
+
+void GgufReader::own(size_t size) {
+  const size_t rounded = (size + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+  if (p == nullptr) throw std::bad_alloc();
+  owned_.reset(static_cast<uint8_t*>(p));
 }
 
 GgufReader::~GgufReader() {

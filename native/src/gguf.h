@@ -1,6 +1,7 @@
 // GGUF v3 reader (memory-mapped or read into memory) and writer.
 #pragma once
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <memory>
@@ -60,7 +61,11 @@ class GgufReader {
   const uint8_t* base_ = nullptr;
   size_t size_ = 0;
   void* map_ = nullptr;           // mmap base (if mapped)
-  std::vector<uint8_t> owned_;    // if read or copied into memory
+  // If read or copied into memory: 64-byte aligned like a mapping's page, so
+  // tensors keep the file's alignment (a vector's storage is only 16).
+  struct FreeBytes { void operator()(uint8_t* p) const { std::free(p); } };
+  std::unique_ptr<uint8_t, FreeBytes> owned_;
+  void own(size_t size);
 };
 
 class GgufWriter {

@@ -14,7 +14,9 @@
 namespace {
 
 rwkvx_model* load_ok(const std::string& path) {
+  // The CPU path with its tight tolerances; the GPU's API use is test_cuda_model.
   rwkvx_model_params p = rwkvx_model_default_params();
+  p.device = RWKVX_DEVICE_CPU;
   p.n_threads = 2;
   rwkvx_model* m = nullptr;
   if (rwkvx_model_load(path.c_str(), &p, &m) != RWKVX_OK) {

@@ -29,8 +29,8 @@ GPU=$(nvidia-smi --query-gpu=name,memory.total,driver_version,compute_cap --form
 say "gpu: $GPU"
 say "nvcc: $(nvcc --version 2>&1 | grep release)"
 say "cmake: $(cmake --version | head -1)"
-CC=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d '. ')
-ARCHS="${CC:-90}-real"
+CAP=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d '. ')
+ARCHS="${CAP:-90}-real"
 
 # cuBLAS for the benchmark's baseline rate (dlopen'ed; never linked)
 CUBLAS=$(ls /usr/local/cuda/lib64/libcublas.so.1[0-9] 2>/dev/null | head -1)

@@ -6,8 +6,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { ContextLog, FolderStorage, NodeFileSystem, systemClock, type ContextStatus, type ProgressEvent } from '../core/context';
-import { ClientEnginePort } from './context-engine';
+import { ClientEnginePort, ContextLog, FolderStorage, NodeFileSystem, systemClock, type ContextStatus, type ProgressEvent } from '../core/context';
 import { cacheDir } from './default-model';
 import { formatCount, formatDuration, ProgressLine } from './progress';
 import { Interrupt, Interrupted, Io, LoadedModel } from './runtime';
@@ -47,7 +46,8 @@ function describe(s: ContextStatus, dir: string): string {
 }
 
 export async function readWorkspace(m: LoadedModel, dir: string, o: ReadOptions, io: Io, interrupt: Interrupt): Promise<WorkspaceRead> {
-  const port = new ClientEnginePort(m.client, { modelId: m.modelId, path: m.modelPath, info: m.info }, o.nCtx);
+  const model = { modelId: m.modelId, path: m.modelPath, info: m.info };
+  const port = new ClientEnginePort(m.client, { model: () => model, contextLength: () => o.nCtx });
   const log = new ContextLog(
     {
       fs: new NodeFileSystem(),

@@ -92,3 +92,11 @@ export function wait(ms: number, token: CancelToken, timers: Timers = realTimers
     }, ms);
   });
 }
+
+/** A token that follows an AbortSignal (for callers that hold a signal, like the context log's feeds). */
+export function tokenOf(signal: AbortSignal): CancelToken {
+  const source = new CancelSource();
+  if (signal.aborted) source.cancel();
+  else signal.addEventListener('abort', () => source.cancel(), { once: true });
+  return source.token;
+}

@@ -5,6 +5,8 @@ export type {
 } from './contextLog';
 export type { ProgressEvent, Phase } from './progress';
 export * from './ports';
+export { ClientEnginePort, fingerprintOf, toPortError } from './clientPort';
+export type { ClientPortOptions, EngineRequester, PortModel } from './clientPort';
 export { FolderStorage } from './nodeStorage';
 export { systemClock } from './systemClock';
 export { FakeEngine, byteTokenizer, type Tokenizer } from './fakeEngine';

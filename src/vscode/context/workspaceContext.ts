@@ -6,6 +6,7 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 
+import { ClientEnginePort } from '../../core/context/clientPort';
 import { ContextLog, ContextStatus, QueryFork } from '../../core/context/contextLog';
 import { FolderStorage } from '../../core/context/nodeStorage';
 import type { ProgressEvent } from '../../core/context/progress';
@@ -14,7 +15,6 @@ import type { FilesExclude, WorkspaceFolder } from '../../core/context/ports';
 import { SyntaxOutliner } from '../../core/syntax/outline';
 import { NodeFileSystem } from '../../core/workspace/nodeFs';
 import { readSettings } from '../config';
-import { ClientEnginePort } from '../engine/enginePort';
 import type { EngineService } from '../engine/engineService';
 import type { Log } from '../log';
 import { treeSitterPaths } from '../treeSitterPaths';
@@ -42,7 +42,9 @@ export class WorkspaceContext implements vscode.Disposable {
   eventsSeen = 0;
 
   constructor(private readonly ctx: vscode.ExtensionContext, private readonly engine: EngineService, private readonly out: Log) {
-    this.port = new ClientEnginePort(engine, () => budgetFor(engine.model?.info.device ?? 'cpu', readSettings().contextBudget));
+    const budget = () => budgetFor(engine.model?.info.device ?? 'cpu', readSettings().contextBudget);
+    // Sessions hold the budget plus room for a query or a completion's file.
+    this.port = new ClientEnginePort(engine.client, { model: () => engine.ready(), contextLength: budget, sessionLength: () => budget() + 16_384 });
     this.disposables.push(
       engine.onDidLoadModel(({ restart }) => void (restart && this.log ? this.afterRestart() : this.recreate('model loaded'))),
       ...this.watchEditor(),

@@ -1,14 +1,17 @@
 // The context log's engine port over the engine process: port calls with the
 // real engine, and the context log built, queried, saved and reopened in a
-// new engine process through it.
+// new engine process through it; and, over a recorded client, what the two
+// front ends rely on (the model looked up per call, session sizes, aborts).
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import { after, before, describe, it } from 'node:test';
 
-import { ClientEnginePort } from '../../../src/cli/context-engine';
-import { ContextLog, EngineError, FolderStorage, NodeFileSystem, systemClock } from '../../../src/core/context';
+import { ClientEnginePort, ContextLog, EngineError, FolderStorage, NodeFileSystem, systemClock } from '../../../src/core/context';
 import { EngineClient } from '../../../src/engine/client';
+import { EngineError as ClientError } from '../../../src/common/errors';
+import type { EngineRequester, PortModel } from '../../../src/core/context';
+import type { ModelInfo } from '../../../src/protocol/engine';
 import { scratchDir, TinyModels, tinyModels } from '../engine/fixtures';
 
 let models: TinyModels;
@@ -25,7 +28,8 @@ after(() => {
 
 async function openPort(client: EngineClient, nCtx = 4096): Promise<ClientEnginePort> {
   const m = await client.loadModel({ path: models.rwkv7 });
-  return new ClientEnginePort(client, { modelId: m.modelId, path: models.rwkv7, info: m.info }, nCtx);
+  const model = { modelId: m.modelId, path: models.rwkv7, info: m.info };
+  return new ClientEnginePort(client, { model: () => model, contextLength: () => nCtx });
 }
 
 describe('context engine port', () => {
@@ -109,5 +113,83 @@ describe('context engine port', () => {
     } finally {
       await second.dispose();
     }
+  });
+});
+
+/** A client that records requests and answers from a table; feed fails as told. */
+class RecordingClient implements EngineRequester {
+  readonly calls: { method: string; params: Record<string, unknown> }[] = [];
+  feedError: unknown;
+  async request(method: string, params: unknown): Promise<never> {
+    this.calls.push({ method, params: params as Record<string, unknown> });
+    const answers: Record<string, unknown> = {
+      openSession: { sessionId: `s${this.calls.length}`, nPast: 0 },
+      sessionInfo: { sessionId: 's1', nPast: 42 },
+      tokenize: { tokens: [1, 2, 3] },
+    };
+    if (method in answers) return answers[method] as never;
+    throw new ClientError('INVALID_ARGUMENT', `unknown ${method}`);
+  }
+  async feed(params: { sessionId: string; tokens?: number[] }): Promise<never> {
+    this.calls.push({ method: 'feed', params });
+    if (this.feedError) throw this.feedError;
+    return { nPast: params.tokens!.length, fed: params.tokens!.length, elapsedMs: 1, tokensPerSecond: 1 } as never;
+  }
+}
+
+const fakeInfo = { architecture: 'rwkv7', name: 'tiny', nParams: 10, weightBytes: 40, nEmbd: 4, nLayer: 2, nAttnLayer: 0, nVocab: 9, stateBytes: 64, device: 'cpu' } as ModelInfo;
+
+describe('context engine port over a recorded client', () => {
+  it('asks for the model before each call, so a reloaded model is used after a restart', async () => {
+    const client = new RecordingClient();
+    let model: PortModel = { modelId: 'm1', path: '/nowhere/a.gguf', info: fakeInfo };
+    const port = new ClientEnginePort(client, { model: async () => model, contextLength: () => 1000, sessionLength: () => 1500 });
+    await port.openSession();
+    model = { ...model, modelId: 'm2' };
+    await port.tokenize('x');
+    assert.deepEqual(client.calls.map((c) => [c.method, c.params.modelId, c.params.nCtx]), [['openSession', 'm1', 1500], ['tokenize', 'm2', undefined]]);
+    const info = await port.info();
+    assert.equal(info.contextLength, 1000);
+    assert.equal(info.stateBytes, 64);
+    assert.equal(info.fingerprint, 'rwkv7|tiny|10|40|4x2+0|9|missing');
+  });
+
+  it('opens sessions of contextLength when no session length is given', async () => {
+    const client = new RecordingClient();
+    const port = new ClientEnginePort(client, { model: () => ({ modelId: 'm', path: '', info: fakeInfo }), contextLength: () => 777 });
+    await port.openSession();
+    assert.equal(client.calls[0].params.nCtx, 777);
+  });
+
+  it('maps engine errors to port errors and reads the length of an aborted feed from the engine when the error lacks it', async () => {
+    const client = new RecordingClient();
+    const port = new ClientEnginePort(client, { model: () => ({ modelId: 'm', path: '', info: fakeInfo }), contextLength: () => 10 });
+    await assert.rejects(port.snapshot('s1'), (e: unknown) => e instanceof EngineError && e.code === 'invalid-argument');
+    client.feedError = new ClientError('ABORTED', 'stopped');
+    assert.deepEqual(await port.feed('s1', Int32Array.from([1, 2])), { nPast: 42, aborted: true });
+    client.feedError = new ClientError('ABORTED', 'stopped', { nPast: 7 });
+    assert.deepEqual(await port.feed('s1', Int32Array.from([1, 2])), { nPast: 7, aborted: true });
+    client.feedError = new ClientError('OUT_OF_MEMORY', 'no room');
+    await assert.rejects(port.feed('s1', Int32Array.from([1])), (e: unknown) => e instanceof EngineError && e.code === 'out-of-memory');
+    client.feedError = new TypeError('not an engine error');
+    await assert.rejects(port.feed('s1', Int32Array.from([1])), TypeError);
+  });
+
+  it('turns an AbortSignal into a cancelled token for the feed', async () => {
+    let seen: { isCancellationRequested: boolean } | undefined;
+    const recorder = new RecordingClient();
+    const client: EngineRequester = {
+      request: recorder.request.bind(recorder),
+      feed: async (params, options) => {
+        seen = options?.token;
+        return { nPast: params.tokens!.length, fed: 0, elapsedMs: 0, tokensPerSecond: 0 };
+      },
+    };
+    const port = new ClientEnginePort(client, { model: () => ({ modelId: 'm', path: '', info: fakeInfo }), contextLength: () => 10 });
+    const ac = new AbortController();
+    await port.feed('s1', Int32Array.from([1]), { signal: ac.signal });
+    assert.equal(seen?.isCancellationRequested, false);
+    ac.abort();
+    assert.equal(seen?.isCancellationRequested, true);
   });
 });

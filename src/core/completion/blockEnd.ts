@@ -4,7 +4,7 @@
 // Text the model writes after that is the next thing, not this completion.
 import type { Node } from 'web-tree-sitter';
 
-import type { TreeSitter } from './treeSitter';
+import { grammarForLanguage, type TreeSitter } from '../syntax/treeSitter';
 
 export interface TrimInput {
   /** The document text before the cursor. */
@@ -80,7 +80,7 @@ async function trimByTree(input: TrimInput, ts: TreeSitter): Promise<string | un
   const cursor = { row: row0, column: input.prefix.length - (input.prefix.lastIndexOf('\n') + 1) };
   const lastRow = row0 + input.suggestion.split('\n').length - 1;
   const contentEnd = text.replace(/\s+$/, '').length;
-  return ts.withTree(input.languageId, text, (tree) => {
+  return ts.withTree(grammarForLanguage(input.languageId), text, (tree) => {
     const root = tree.rootNode;
     let node: Node | null = root.descendantForPosition(cursor);
     // The innermost node that began before the cursor and goes on past its line.

@@ -9,9 +9,9 @@ import type { CancelToken } from '../../core/async/cancel';
 import { trimSuggestion } from '../../core/completion/blockEnd';
 import { CompletionEnginePort, EngineCompletionModel, ForkedContext } from '../../core/completion/engineModel';
 import { CompletionOutcome, CompletionPipeline } from '../../core/completion/pipeline';
-import { TreeSitter } from '../../core/completion/treeSitter';
+import type { TreeSitter } from '../../core/syntax/treeSitter';
 import { readSettings } from '../config';
-import { treeSitterPaths } from '../treeSitterPaths';
+import { sharedTreeSitter } from '../treeSitterPaths';
 import type { WorkspaceContext } from '../context/workspaceContext';
 import type { EngineService } from '../engine/engineService';
 import type { Log } from '../log';
@@ -69,7 +69,7 @@ export class InlineCompletions implements vscode.InlineCompletionItemProvider, v
 
   constructor(extensionPath: string, private readonly engine: EngineService, context: WorkspaceContext, private readonly log: Log) {
     this.model = new EngineCompletionModel(new CompletionEngine(engine, context));
-    this.treeSitter = TreeSitter.create(treeSitterPaths(extensionPath)).then((t) => {
+    this.treeSitter = sharedTreeSitter(extensionPath).then((t) => {
       if (!t.available) log.warn(`completions: tree-sitter unavailable (${t.failure}); blocks end by indentation`);
       return t;
     });

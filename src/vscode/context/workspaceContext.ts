@@ -17,7 +17,7 @@ import { NodeFileSystem } from '../../core/workspace/nodeFs';
 import { readSettings } from '../config';
 import type { EngineService } from '../engine/engineService';
 import type { Log } from '../log';
-import { treeSitterPaths } from '../treeSitterPaths';
+import { sharedTreeSitter } from '../treeSitterPaths';
 
 /** Default token budget: 64K on the CPU, more where a GPU reads fast. */
 export function budgetFor(device: string, configured: number): number {
@@ -117,7 +117,7 @@ export class WorkspaceContext implements vscode.Disposable {
 
   /** Tree-sitter for splitting huge files, with paths that also hold in the packaged extension. */
   private outliner(): Promise<SyntaxOutliner> {
-    this.outlinerPromise ??= SyntaxOutliner.create(treeSitterPaths(this.ctx.extensionPath));
+    this.outlinerPromise ??= sharedTreeSitter(this.ctx.extensionPath).then((t) => new SyntaxOutliner(t));
     return this.outlinerPromise;
   }
 

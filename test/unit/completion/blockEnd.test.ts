@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { before, test } from 'node:test';
 
 import { trimByIndent, trimSuggestion } from '../../../src/core/completion/blockEnd';
-import { TreeSitter } from '../../../src/core/completion/treeSitter';
+import { TreeSitter } from '../../../src/core/syntax/treeSitter';
 
 let ts: TreeSitter;
 before(async () => {

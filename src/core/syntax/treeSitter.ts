@@ -1,22 +1,37 @@
-// Loads web-tree-sitter and the grammars of @vscode/tree-sitter-wasm on
-// demand. Never throws: without the runtime or a grammar, callers get
-// undefined and fall back to indentation.
+// The one loader of web-tree-sitter and the grammars of @vscode/tree-sitter-wasm,
+// for completions (where a block ends) and the context log (where a huge file
+// may be cut). Grammars load on demand, once. Never throws: without the
+// runtime or a grammar, callers get undefined and fall back to indentation.
 import * as path from 'node:path';
 import type { Language, Parser, Tree } from 'web-tree-sitter';
 
-/** VS Code language ids → grammar file names (tree-sitter-<name>.wasm). */
+/** VS Code language ids → grammar names (tree-sitter-<name>.wasm). */
 const GRAMMAR_BY_LANGUAGE: Record<string, string> = {
   typescript: 'typescript', typescriptreact: 'tsx', javascript: 'javascript', javascriptreact: 'javascript',
   python: 'python', go: 'go', rust: 'rust', java: 'java', csharp: 'c-sharp', c: 'cpp', cpp: 'cpp', cuda: 'cpp',
   'cuda-cpp': 'cpp', ruby: 'ruby', php: 'php', shellscript: 'bash', css: 'css', powershell: 'powershell',
 };
 
+/** File name extensions → grammar names. */
+const GRAMMAR_BY_EXT: Record<string, string> = {
+  '.ts': 'typescript', '.mts': 'typescript', '.cts': 'typescript', '.tsx': 'tsx',
+  '.js': 'javascript', '.jsx': 'javascript', '.mjs': 'javascript', '.cjs': 'javascript',
+  '.py': 'python', '.pyi': 'python', '.go': 'go', '.rs': 'rust', '.java': 'java', '.cs': 'c-sharp',
+  '.c': 'cpp', '.h': 'cpp', '.cc': 'cpp', '.cpp': 'cpp', '.cxx': 'cpp', '.hpp': 'cpp', '.hh': 'cpp',
+  '.cu': 'cpp', '.cuh': 'cpp', '.rb': 'ruby', '.php': 'php', '.sh': 'bash', '.bash': 'bash',
+  '.css': 'css', '.ps1': 'powershell',
+};
+
 export function grammarForLanguage(languageId: string): string | undefined {
   return GRAMMAR_BY_LANGUAGE[languageId];
 }
 
+export function grammarForFile(file: string): string | undefined {
+  return GRAMMAR_BY_EXT[path.extname(file).toLowerCase()];
+}
+
 export interface TreeSitterOptions {
-  /** Folder with tree-sitter-<lang>.wasm (default: found through require.resolve). */
+  /** Folder with tree-sitter-<name>.wasm (default: the @vscode/tree-sitter-wasm package). */
   grammarDir?: string;
   /** web-tree-sitter's own web-tree-sitter.wasm (default: next to its module). */
   runtimeWasm?: string;
@@ -26,7 +41,7 @@ export class TreeSitter {
   private parser: Parser | undefined;
   private mod: typeof import('web-tree-sitter') | undefined;
   private readonly languages = new Map<string, Promise<Language | undefined>>();
-  /** Why tree-sitter is not available, for the log. */
+  /** Why tree-sitter (or the last grammar tried) is not available, for the log. */
   failure: string | undefined;
 
   private constructor(private readonly options: TreeSitterOptions) {}
@@ -66,11 +81,14 @@ export class TreeSitter {
     return p;
   }
 
-  /** Parses `text`, calls `use` with the tree and frees it; undefined without a grammar. */
-  async withTree<T>(languageId: string, text: string, use: (tree: Tree) => T): Promise<T | undefined> {
-    const name = grammarForLanguage(languageId);
-    if (!name || !this.parser) return undefined;
-    const lang = await this.language(name);
+  /**
+   * Parses `text` with the grammar `grammar` (a name from grammarForLanguage /
+   * grammarForFile), calls `use` with the tree and frees it; undefined without
+   * that grammar. Safe to share: nothing awaits between choosing the language and parsing.
+   */
+  async withTree<T>(grammar: string | undefined, text: string, use: (tree: Tree) => T): Promise<T | undefined> {
+    if (!grammar || !this.parser) return undefined;
+    const lang = await this.language(grammar);
     if (!lang) return undefined;
     this.parser.setLanguage(lang);
     const tree = this.parser.parse(text);

@@ -9,9 +9,9 @@ import * as vscode from 'vscode';
 import type { ChatController } from '../../core/chat/controller';
 import type { ChatMessage } from '../../core/chat/history';
 import { renderMarkdown } from '../../core/chat/markdown';
+import { ContextLine, FromView, isFromView, ToView, ViewMessage } from '../../protocol/webview';
 import type { StatusModel } from '../ui/status';
 import { applyCode, insertAtCursor, LastEditor, openCitation } from './links';
-import { ContextLine, FromView, isFromView, ToView, ViewMessage } from './webviewProtocol';
 
 export const CHAT_VIEW_ID = 'rwkvx.chatView';
 

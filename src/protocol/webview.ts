@@ -1,6 +1,8 @@
-// Messages between the chat webview (media/chat.js) and the extension. The
-// webview never renders model text itself: it receives HTML the extension
-// rendered with the safe renderer (src/core/chat/markdown.ts).
+// The protocol between the extension and its chat webview (media/chat.js, a
+// plain script that is not bundled): one message union per direction, and a
+// check of what arrives from the webview. The webview never renders model text
+// itself: it receives HTML the extension rendered with the safe renderer
+// (src/core/chat/markdown.ts).
 
 export interface ViewMessage {
   id: string;

@@ -153,6 +153,17 @@ const DEFAULT_TIMING: QueueTiming = { unsavedDebounceMs: 750, batchMs: 150, maxW
 
 class Aborted extends Error {}
 
+/**
+ * forkForQuery() found no stream and none is on the way: the context was
+ * disposed, or opening it failed (the reason is in the message and in status().error).
+ */
+export class ContextUnavailableError extends Error {
+  constructor(readonly reason: 'disposed' | 'failed', message: string) {
+    super(message);
+    this.name = 'ContextUnavailableError';
+  }
+}
+
 export class ContextLog {
   private readonly engine: EnginePort;
   private readonly clock: ClockPort;
@@ -193,6 +204,13 @@ export class ContextLog {
   private stats: Pick<ContextStatus, 'lastUpdate' | 'lastBuild' | 'restore' | 'lastSave' | 'error'> = {};
   private readonly startedPromise: Promise<void>;
   private resolveStarted!: () => void;
+  /**
+   * Set while a stream is being opened (start, engine restart) and there is
+   * none to fork yet; resolves once there is one (or a first build serving
+   * forks), or the opening ended without one. Queries wait on it.
+   */
+  private opening: Promise<void> | undefined;
+  private openingDone: (() => void) | undefined;
 
   constructor(private readonly deps: ContextDeps, options: ContextOptions = {}) {
     this.engine = deps.engine;
@@ -215,6 +233,7 @@ export class ContextLog {
     });
     this.queue = new ChangeQueue(deps.clock, { ...DEFAULT_TIMING, ...options.timing }, (b) => this.onBatch(b));
     this.startedPromise = new Promise((r) => (this.resolveStarted = r));
+    this.beginOpening();
   }
 
   private readonly orderOpts: Omit<OrderOptions, 'now' | 'recentEdits'>;
@@ -226,16 +245,37 @@ export class ContextLog {
 
   /** Reopens the saved context or builds a fresh one. Resolves when a stream is current. */
   async start(): Promise<void> {
-    if (this.seedRecent) this.recentEdits = [...this.seedRecent];
-    this.info = await this.engine.info();
-    if (!this.o.budgetTokens) this.o.budgetTokens = Math.min(this.info.contextLength, 65536);
-    this.o.budgetTokens = Math.min(this.o.budgetTokens, this.info.contextLength);
-    if (!this.outliner && !this.outlinerOff) this.outliner = await SyntaxOutliner.create();
-    this.optionsKey = hashText(JSON.stringify({
-      v: 1, split: this.splitOpts, preamble: preambleText(this.folderNames()), tree: this.outliner?.available ?? false,
-    }));
-    await this.enqueue(() => this.openOrBuild());
-    this.resolveStarted();
+    try {
+      if (this.seedRecent) this.recentEdits = [...this.seedRecent];
+      this.info = await this.engine.info();
+      if (!this.o.budgetTokens) this.o.budgetTokens = Math.min(this.info.contextLength, 65536);
+      this.o.budgetTokens = Math.min(this.o.budgetTokens, this.info.contextLength);
+      if (!this.outliner && !this.outlinerOff) this.outliner = await SyntaxOutliner.create();
+      this.optionsKey = hashText(JSON.stringify({
+        v: 1, split: this.splitOpts, preamble: preambleText(this.folderNames()), tree: this.outliner?.available ?? false,
+      }));
+      await this.enqueue(() => this.openOrBuild());
+      this.resolveStarted();
+    } catch (e) {
+      this.fail(e);
+      throw e;
+    } finally {
+      this.endOpening();
+    }
+  }
+
+  /** From now until a stream can be forked, queries wait (see `opening`). */
+  private beginOpening(): void {
+    if (this.opening) return;
+    this.opening = new Promise((r) => (this.openingDone = r));
+  }
+
+  /** A stream can be forked now, or the opening is over without one: waiting queries look again. */
+  private endOpening(): void {
+    const done = this.openingDone;
+    this.opening = undefined;
+    this.openingDone = undefined;
+    done?.();
   }
 
   /** Resolves once start() has a stream (for callers that did not await start). */
@@ -257,6 +297,7 @@ export class ContextLog {
         if (loaded) {
           const loadMs = this.clock.now() - t0;
           this.current = { session: loaded.session, table: loaded.table };
+          this.endOpening(); // queries fork the reopened stream while it catches up
           this.recentEdits = loaded.recentEdits;
           // Bring it up to date with what changed on disk while closed.
           const refed = await this.reconcileAfterOpen();
@@ -297,6 +338,7 @@ export class ContextLog {
     }
     this.disposed = true;
     this.pauseCtl.abort();
+    this.endOpening();
     for (const w of this.resumeWaiters.splice(0)) w(false);
     await this.jobs.catch(() => undefined);
     await this.compaction?.catch(() => undefined);
@@ -305,11 +347,22 @@ export class ContextLog {
     this.setState('disposed');
   }
 
-  /** After an engine restart every handle is gone: forget them and start over (reopening the save). */
+  /**
+   * After an engine restart every handle is gone: forget them and start over
+   * (reopening the save). Queries asked meanwhile wait for the new stream.
+   */
   async engineRestarted(): Promise<void> {
     this.current = undefined;
     this.firstBuild = undefined;
-    await this.enqueue(() => this.openOrBuild());
+    this.beginOpening();
+    try {
+      await this.enqueue(() => this.openOrBuild());
+    } catch (e) {
+      this.fail(e);
+      throw e;
+    } finally {
+      this.endOpening();
+    }
   }
 
   // ================================================================= events
@@ -397,23 +450,27 @@ export class ContextLog {
 
   /**
    * A fork of the current stream for a query or completion. Never waits for an
-   * update or compaction; during the first build it waits at most one batch.
+   * update or compaction; during a first build (also the one after an engine
+   * restart) it waits at most one batch; while a stream is being opened it
+   * waits for it. Throws ContextUnavailableError when there is none to wait for.
    */
   async forkForQuery(): Promise<QueryFork> {
-    if (this.current) {
-      return this.stateLock.run(async () => {
-        const cur = this.current!;
-        const session = await this.engine.fork(cur.session);
-        return { session, nPast: tableEnd(cur.table), partial: false, drop: () => this.engine.dropSession(session) };
-      });
+    for (;;) {
+      if (this.disposed) throw new ContextUnavailableError('disposed', 'the context was disposed');
+      if (this.current) {
+        return this.stateLock.run(async () => {
+          const cur = this.current!;
+          const session = await this.engine.fork(cur.session);
+          return { session, nPast: tableEnd(cur.table), partial: false, drop: () => this.engine.dropSession(session) };
+        });
+      }
+      if (this.firstBuild) {
+        const fb = this.firstBuild;
+        return new Promise<QueryFork>((resolve, reject) => fb.requests.push((f) => (f instanceof Error ? reject(f) : resolve(f))));
+      }
+      if (!this.opening) throw new ContextUnavailableError('failed', `no context: ${this.stats.error ?? 'it could not be opened'}`);
+      await this.opening;
     }
-    if (this.firstBuild) {
-      const fb = this.firstBuild;
-      return new Promise<QueryFork>((resolve, reject) => fb.requests.push((f) => (f instanceof Error ? reject(f) : resolve(f))));
-    }
-    await this.startedPromise;
-    if (!this.current) throw new Error('no context yet');
-    return this.forkForQuery();
   }
 
   // ================================================================= status
@@ -802,7 +859,10 @@ export class ContextLog {
     const fileCount = new Set(segs.slice(startIndex).filter((s) => s.kind === 'file').map((s) => s.path)).size;
     const tracker = new ProgressTracker(this.clock, phase, fileCount, feedTotal, (e) => this.emitProgress(e));
     const feeder = new Feeder(this.engine, session, segs, startIndex, wanted, this.o.feedBatchTokens);
-    if (o.serveForks) this.firstBuild = { feeder, requests: [] };
+    if (o.serveForks) {
+      this.firstBuild = { feeder, requests: [] };
+      this.endOpening(); // queries join the build's forks now
+    }
     let fedTokens = 0;
     let filesDone = 0;
     const between = o.serveForks ? () => this.serveFirstBuildForks(feeder) : undefined;
@@ -815,7 +875,7 @@ export class ContextLog {
       // Pause stops the feed at a chunk boundary; resume continues where it stopped.
       while (!(await feeder.run(this.pauseCtl.signal, onFed, between))) {
         if (!(await this.resumed())) {
-          if (o.serveForks) this.rejectFirstBuildForks(new Error('context disposed'));
+          if (o.serveForks) this.rejectFirstBuildForks(new ContextUnavailableError('disposed', 'the context was disposed'));
           await this.failBuild(feeder, session, table);
           return undefined;
         }

@@ -293,6 +293,13 @@ export class FakeEngine implements EnginePort {
 
   get liveSessions(): number { return this.sessions.size; }
   get liveSnapshots(): number { return this.snapshots.size; }
+
+  /** Like a new engine process: every session and snapshot is gone (ids are never reused). */
+  restart(): void {
+    this.sessions.clear();
+    this.snapshots.clear();
+    this.busy.clear();
+  }
 }
 
 // Blob: magic(8) | count(u32) | tokens(i32 × count) | sha256(32) — corruption is detected, as the real engine does.

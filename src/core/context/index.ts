@@ -1,5 +1,5 @@
 // The whole-workspace context log: what the CLI and the extension use.
-export { ContextLog } from './contextLog';
+export { ContextLog, ContextUnavailableError } from './contextLog';
 export type {
   BuildStats, ContextDeps, ContextOptions, ContextReport, ContextState, ContextStatus, QueryFork, UpdateStats,
 } from './contextLog';

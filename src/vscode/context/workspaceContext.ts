@@ -7,7 +7,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 
 import { ClientEnginePort } from '../../core/context/clientPort';
-import { ContextLog, ContextStatus, QueryFork } from '../../core/context/contextLog';
+import { ContextLog, ContextStatus, ContextUnavailableError, QueryFork } from '../../core/context/contextLog';
 import { FolderStorage } from '../../core/context/nodeStorage';
 import type { ProgressEvent } from '../../core/context/progress';
 import { systemClock } from '../../core/context/systemClock';
@@ -169,16 +169,16 @@ export class WorkspaceContext implements vscode.Disposable {
   /** A fork of the workspace stream, or an empty session when there is no workspace. */
   async fork(): Promise<QueryFork> {
     if (!this.log && this.starting) await this.starting;
-    const until = Date.now() + 60_000;
     for (;;) {
       const log = this.log;
       if (!log) break;
       try {
+        // Waits for the stream while it is opened (also after an engine restart).
         return await log.forkForQuery();
       } catch (e) {
-        // Right after an engine restart the log has no stream until its rebuild starts: wait for it.
-        if (Date.now() > until || this.log !== log || !/no context yet/.test(e instanceof Error ? e.message : '')) throw e;
-        await new Promise((r) => setTimeout(r, 100));
+        // The log was replaced meanwhile (another model, other settings): ask the new one.
+        if (!(e instanceof ContextUnavailableError && e.reason === 'disposed' && this.log !== log)) throw e;
+        if (!this.log && this.starting) await this.starting;
       }
     }
     const session = await this.port.openSession();

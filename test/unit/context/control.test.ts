@@ -1,9 +1,10 @@
 // Pause / resume / rebuild / dispose, and cancellation in the middle of a feed.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ContextLog } from '../../../src/core/context/contextLog';
+import { ContextLog, ContextUnavailableError } from '../../../src/core/context/contextLog';
 import { FakeClock } from '../../../src/core/context/fakeClock';
 import { FakeEngine } from '../../../src/core/context/fakeEngine';
+import { EngineError } from '../../../src/core/context/ports';
 import { tableEnd } from '../../../src/core/context/table';
 import { NodeFileSystem } from '../../../src/core/workspace/nodeFs';
 import { assertMatchesFresh, openLog, TEST_OPTIONS, tempDir } from './helpers';
@@ -136,4 +137,70 @@ test('after an engine restart the saved context is reopened', async () => {
   assert.equal(h.engine.fedTokens, fed, 'reopened, not re-fed');
   await assertMatchesFresh(h);
   await h.log.dispose();
+});
+
+test('a query right after an engine restart waits for the rebuild and gets its fork', async () => {
+  const root = workspace(6);
+  const gate = new Gate();
+  const engine = new FakeEngine({ chunk: 50, beforeChunk: () => gate.wait() });
+  const h = await openLog(folder(root), { feedBatchTokens: 200 }, { engine });
+  engine.restart();
+  gate.close();
+  const restarting = h.log.engineRestarted();
+  // Asked before the rebuild has started (nothing to fork yet).
+  const early = h.log.forkForQuery();
+  await gate.reached();
+  gate.open();
+  const q = await early;
+  await restarting;
+  assert.ok(q.nPast > 0);
+  assert.deepEqual(engine.tokensOf(q.session), engine.tokensOf(h.log.sessionId()!).subarray(0, q.nPast), 'a fork of the new stream');
+  await q.drop();
+  const later = await h.log.forkForQuery();
+  assert.equal(later.partial, false);
+  assert.equal(later.nPast, tableEnd(h.log.table()!));
+  await later.drop();
+  await assertMatchesFresh(h);
+  await h.log.dispose();
+  assert.equal(engine.liveSessions, 0);
+});
+
+test('a query right after an engine restart gets the reopened save', async () => {
+  const root = workspace(4);
+  const store = tempDir('rwkvx-store-');
+  const h = await openLog(folder(root), {}, { storageDir: store });
+  await h.log.save();
+  h.engine.restart();
+  const restarting = h.log.engineRestarted();
+  const q = await h.log.forkForQuery();
+  await restarting;
+  assert.equal(h.log.status().restore?.reused, true);
+  assert.equal(q.partial, false);
+  assert.equal(q.nPast, tableEnd(h.log.table()!));
+  await q.drop();
+  await h.log.dispose();
+});
+
+test('when the rebuild after a restart fails, queries get a typed error with the reason', async () => {
+  const root = workspace(4);
+  const h = await openLog(folder(root));
+  h.engine.restart();
+  h.engine.failNextFeed = new EngineError('out-of-memory', 'no room for the state');
+  const restarting = h.log.engineRestarted();
+  const waiting = h.log.forkForQuery();
+  await assert.rejects(restarting, /no room/);
+  await assert.rejects(waiting, /no room/);
+  await assert.rejects(h.log.forkForQuery(), (e: unknown) => e instanceof ContextUnavailableError && e.reason === 'failed' && /no room/.test(e.message));
+  assert.equal(h.log.status().state, 'error');
+  await h.log.dispose();
+  await assert.rejects(h.log.forkForQuery(), (e: unknown) => e instanceof ContextUnavailableError && e.reason === 'disposed');
+});
+
+test('a query waiting for a stream is told when the context is disposed', async () => {
+  const root = workspace(4);
+  const engine = new FakeEngine();
+  const log = new ContextLog({ fs: new NodeFileSystem(), engine, clock: new FakeClock(), folders: folder(root) }, TEST_OPTIONS);
+  const waiting = log.forkForQuery(); // start() not called yet
+  await log.dispose();
+  await assert.rejects(waiting, (e: unknown) => e instanceof ContextUnavailableError && e.reason === 'disposed');
 });

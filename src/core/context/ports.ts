@@ -45,6 +45,12 @@ export interface WorkspaceFolder {
   /** Absolute native path. */
   path: string;
   filesExclude?: FilesExclude;
+  /**
+   * More paths to keep out, in .gitignore syntax relative to the folder
+   * (`*.snap`, `fixtures/`, `/build`, `**\/gen/**`, `!keep.snap`); the
+   * strongest ignore layer, so `!` can re-include what an ignore file left out.
+   */
+  extraIgnore?: string[];
 }
 
 // ----------------------------------------------------------------- engine

@@ -4,19 +4,20 @@
 //   1. built-in secret patterns (always win, even over a re-include)
 //   2. built-in folders (.git, node_modules, …) and files.exclude
 //   3. ignore layers: .git/info/exclude < .gitignore (root → deep) < .rwkvxignore
+//      < the folder's extra patterns from the settings (gitignore syntax)
 //   4. size limit, binary (NUL sniff), private-key content, generated, minified
 // Symlink loops, broken links and unreadable entries are reported, never fatal.
 import * as path from 'node:path';
 import type { DirEntry, FileSystemPort, FsError, WorkspaceFolder } from '../context/ports';
 import { hashBytes, hashText } from '../context/hash';
 import { compileFilesExclude, matchFilesExclude, type CompiledExclude } from './glob';
-import { judge, makeLayer, relUnder, type IgnoreLayer } from './ignoreLayers';
+import { extraIgnoreLayer, judge, makeLayer, relUnder, type IgnoreLayer } from './ignoreLayers';
 import { mapPool } from './pool';
 import { secretByContent, secretByName } from './secrets';
 import { generatedReason, isBinary, minifiedReason } from './sniff';
 
 export type SkipReason =
-  | 'secret' | 'builtin' | 'files-exclude' | 'gitignore' | 'git-info-exclude' | 'rwkvxignore'
+  | 'secret' | 'builtin' | 'files-exclude' | 'gitignore' | 'git-info-exclude' | 'rwkvxignore' | 'extra-ignore'
   | 'too-large' | 'binary' | 'generated' | 'minified'
   | 'symlink-loop' | 'broken-symlink' | 'outside-workspace' | 'duplicate' | 'unreadable' | 'not-a-file';
 
@@ -123,6 +124,8 @@ const errText = (e: unknown) => (e as Error)?.message ?? String(e);
 export class Discovery {
   private folders: WorkspaceFolder[];
   private excludes: CompiledExclude[][];
+  /** Per folder: the settings' extra patterns, judged after every ignore file. */
+  private extra: (IgnoreLayer | undefined)[];
   private roots: (DirContext | undefined)[] = [];
   private dirs = new Map<string, DirContext>();
   private readonly maxFileBytes: number;
@@ -132,6 +135,7 @@ export class Discovery {
   constructor(private readonly fs: FileSystemPort, folders: WorkspaceFolder[], private readonly options: DiscoveryOptions = {}) {
     this.folders = folders;
     this.excludes = folders.map((f) => compileFilesExclude(f.filesExclude));
+    this.extra = folders.map((f) => extraIgnoreLayer(path.resolve(f.path), f.extraIgnore));
     this.maxFileBytes = options.maxFileBytes ?? 1 << 20;
     this.builtin = new Set(options.builtinFolders ?? DEFAULT_BUILTIN_FOLDERS);
     this.concurrency = options.concurrency ?? 8;
@@ -144,6 +148,7 @@ export class Discovery {
     if (folders) {
       this.folders = folders;
       this.excludes = folders.map((f) => compileFilesExclude(f.filesExclude));
+      this.extra = folders.map((f) => extraIgnoreLayer(path.resolve(f.path), f.extraIgnore));
     }
     this.roots = [];
     this.dirs.clear();
@@ -406,7 +411,8 @@ export class Discovery {
     if ((isDir || name === '.git') && this.builtin.has(name)) { skipped.push({ path: shownDir, reason: 'builtin' }); return undefined; }
     const excludedBy = matchFilesExclude(this.excludes[parent.folder], rel, siblings);
     if (excludedBy) { skipped.push({ path: shownDir, reason: 'files-exclude', detail: excludedBy }); return undefined; }
-    const verdict = judge([...parent.git, ...parent.rwkvx], abs, isDir);
+    const extra = this.extra[parent.folder];
+    const verdict = judge(extra ? [...parent.git, ...parent.rwkvx, extra] : [...parent.git, ...parent.rwkvx], abs, isDir);
     if (verdict.ignored) {
       skipped.push({ path: shownDir, reason: verdict.layer!.reason, detail: `${verdict.pattern} (${verdict.layer!.file})` });
       return undefined;

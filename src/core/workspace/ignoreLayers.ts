@@ -1,10 +1,11 @@
 // Ignore files as layers: .git/info/exclude, then .gitignore from the repository
-// root down, then .rwkvxignore from the folder root down. A later (deeper or
-// stronger) layer overrides an earlier one, as in git.
+// root down, then .rwkvxignore from the folder root down, then the extra
+// patterns of the settings (gitignore syntax, relative to the workspace
+// folder). A later (deeper or stronger) layer overrides an earlier one, as in git.
 import ignore, { type Ignore } from 'ignore';
 import * as path from 'node:path';
 
-export type LayerReason = 'gitignore' | 'git-info-exclude' | 'rwkvxignore';
+export type LayerReason = 'gitignore' | 'git-info-exclude' | 'rwkvxignore' | 'extra-ignore';
 
 export interface IgnoreLayer {
   /** Directory the patterns are relative to. */
@@ -20,6 +21,47 @@ export function makeLayer(baseAbs: string, reason: LayerReason, file: string, te
   // A file without rules changes nothing; skip it to keep lookups short.
   if (!/^[^#\s]/m.test(text)) return undefined;
   return { baseAbs, reason, file, ig };
+}
+
+/**
+ * `{a,b}` alternatives written out as separate patterns, for the settings'
+ * patterns (files.exclude habits); gitignore syntax itself has no braces.
+ * Escaped braces (`\\{`) are kept.
+ */
+export function expandBraces(pattern: string): string[] {
+  let depth = 0;
+  let open = -1;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\') { i++; continue; }
+    if (c === '{') { if (depth++ === 0) open = i; }
+    else if (c === '}' && depth > 0 && --depth === 0) {
+      const inner = pattern.slice(open + 1, i);
+      const alternatives: string[] = [];
+      let d = 0;
+      let from = 0;
+      for (let j = 0; j < inner.length; j++) {
+        const x = inner[j];
+        if (x === '\\') { j++; continue; }
+        if (x === '{') d++;
+        else if (x === '}') d--;
+        else if (x === ',' && d === 0) { alternatives.push(inner.slice(from, j)); from = j + 1; }
+      }
+      alternatives.push(inner.slice(from));
+      if (alternatives.length < 2) continue; // `{x}`: literal
+      const head = pattern.slice(0, open);
+      const tail = pattern.slice(i + 1);
+      return alternatives.flatMap((a) => expandBraces(head + a + tail));
+    }
+  }
+  return [pattern];
+}
+
+/** The settings' extra patterns as the strongest layer of a workspace folder. */
+export function extraIgnoreLayer(folderAbs: string, patterns: readonly string[] | undefined): IgnoreLayer | undefined {
+  const lines = (patterns ?? []).map((p) => p.trim()).filter((p) => p !== '' && !p.startsWith('#')).flatMap(expandBraces);
+  if (lines.length === 0) return undefined;
+  return makeLayer(folderAbs, 'extra-ignore', 'setting rwkvx.context.extraIgnore', lines.join('\n'));
 }
 
 /** `abs` relative to `base` with `/` separators, or undefined when not below it. */

@@ -58,10 +58,8 @@ export class WorkspaceContext implements vscode.Disposable {
     return (vscode.workspace.workspaceFolders ?? [])
       .filter((f) => f.uri.scheme === 'file')
       .map((f) => {
-        const exclude = vscode.workspace.getConfiguration('files', f.uri).get<FilesExclude>('exclude', {}) ?? {};
-        const filesExclude: FilesExclude = { ...exclude };
-        for (const p of extra) filesExclude[p] = true;
-        return { name: f.name, path: f.uri.fsPath, filesExclude };
+        const filesExclude = vscode.workspace.getConfiguration('files', f.uri).get<FilesExclude>('exclude', {}) ?? {};
+        return { name: f.name, path: f.uri.fsPath, filesExclude: { ...filesExclude }, ...(extra.length ? { extraIgnore: [...extra] } : {}) };
       });
   }
 

@@ -1,7 +1,8 @@
 // ask / chat / complete read the repository through the context log
 // (src/core/context): the same discovery, order, budget and persistence as the
-// extension. The log is saved under the cache folder per repository, model and budget,
-// so asking again in an unchanged repository reads nothing twice.
+// extension. The log is saved under the cache folder per repository and model,
+// so asking again in an unchanged repository reads nothing twice (with another
+// --ctx the saved context is fitted to the new budget, reusing what it can).
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -27,10 +28,10 @@ export interface ReadOptions {
   exclude?: string[];
 }
 
-// One saved context per repository, model and budget: a context saved under
-// a larger budget is not the one a smaller budget would build.
-function storageFor(dir: string, modelPath: string, budget: number): FolderStorage {
-  const key = createHash('sha256').update(`${path.resolve(dir)}\n${path.resolve(modelPath)}\n${budget}`).digest('hex').slice(0, 16);
+// One saved context per repository and model; the log fits a save made under
+// another budget to the current one when it reopens it.
+function storageFor(dir: string, modelPath: string): FolderStorage {
+  const key = createHash('sha256').update(`${path.resolve(dir)}\n${path.resolve(modelPath)}`).digest('hex').slice(0, 16);
   const folder = path.join(cacheDir(), 'contexts', key);
   fs.mkdirSync(folder, { recursive: true });
   return new FolderStorage(folder);
@@ -41,7 +42,8 @@ function describe(s: ContextStatus, dir: string): string {
   const parts = [`${formatCount(s.files)} files in context from ${path.resolve(dir)}`];
   if (skipped > 0) parts.push(`skipped ${formatCount(skipped)}: binary, huge, generated, ignored or secret`);
   if (s.filesLeftOut > 0) parts.push(`${formatCount(s.filesLeftOut)} left out: they do not fit the ${formatCount(s.budgetTokens)}-token budget (--ctx)`);
-  if (s.restore?.reused) parts.push(`reused the saved context, ${formatCount(s.restore.catchUpTokens ?? 0)} tokens read for changes`);
+  if (s.restore?.reused && s.restore.refit) parts.push(`reused the saved context, fitted to this budget: ${formatCount(s.restore.catchUpTokens ?? 0)} tokens read`);
+  else if (s.restore?.reused) parts.push(`reused the saved context, ${formatCount(s.restore.catchUpTokens ?? 0)} tokens read for changes`);
   return parts.join('; ');
 }
 
@@ -58,7 +60,7 @@ export async function readWorkspace(m: LoadedModel, dir: string, o: ReadOptions,
         path: path.resolve(dir),
         ...(o.exclude?.length ? { filesExclude: Object.fromEntries(o.exclude.map((p) => [p, true])) } : {}),
       }],
-      storage: storageFor(dir, m.modelPath, o.budget),
+      storage: storageFor(dir, m.modelPath),
     },
     { budgetTokens: o.budget },
   );

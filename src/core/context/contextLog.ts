@@ -119,6 +119,8 @@ export interface ContextStatus {
     catchUpMs?: number;
     /** Tokens fed to catch up with changes made while closed. */
     catchUpTokens?: number;
+    /** Why the save was fitted to this budget again (it was saved under another one). */
+    refit?: string;
   };
   lastSave?: { bytes: number; ms: number };
   error?: string;
@@ -299,10 +301,14 @@ export class ContextLog {
           this.current = { session: loaded.session, table: loaded.table };
           this.endOpening(); // queries fork the reopened stream while it catches up
           this.recentEdits = loaded.recentEdits;
-          // Bring it up to date with what changed on disk while closed.
-          const refed = await this.reconcileAfterOpen();
+          const refit = this.refitReason(loaded.table, loaded.budgetTokens);
+          // Bring it up to date with what changed on disk while closed; saved
+          // under another budget, it becomes the stream a fresh build makes
+          // for this one (reusing the common prefix).
+          const refed = refit ? await this.refitAfterOpen(refit) : await this.reconcileAfterOpen();
+          if (refed === undefined) return; // disposed meanwhile
           const ms = this.clock.now() - t0;
-          this.stats.restore = { reused: true, ms, loadMs, catchUpMs: ms - loadMs, catchUpTokens: refed };
+          this.stats.restore = { reused: true, ms, loadMs, catchUpMs: ms - loadMs, catchUpTokens: refed, ...(refit ? { refit } : {}) };
           this.deps.logger?.info(`context reopened: ${tableEnd(this.current.table)} tokens, ${refed} fed to catch up`);
           this.setState(this.paused ? 'paused' : 'ready');
           return;
@@ -608,6 +614,7 @@ export class ContextLog {
       const cur = this.current!;
       return saveContext(storage, this.engine, cur.session, cur.table, tableEnd(cur.table), {
         fingerprint: this.info.fingerprint, optionsKey: this.optionsKey, recentEdits: this.recentEdits, now: this.clock.now(),
+        budgetTokens: this.o.budgetTokens,
       }, this.blobCache);
     });
     this.dirtySinceSave = false;
@@ -1156,6 +1163,33 @@ export class ContextLog {
   }
 
   // ============================================================ reopening
+
+  /**
+   * Why a save made under `savedBudget` must be fitted to the current budget:
+   * it holds more than this budget allows, or the budget grew and files the
+   * old one left out may fit now. Undefined when it can be used as it is.
+   */
+  private refitReason(t: Table, savedBudget: number | undefined): string | undefined {
+    const budget = this.o.budgetTokens;
+    const limit = Math.floor(budget * (1 - this.o.reserveShare));
+    const end = tableEnd(t);
+    if (savedBudget === undefined) return end > budget ? `saved with ${end} tokens, over the budget of ${budget}` : undefined;
+    if (savedBudget === budget) return undefined;
+    const was = `saved under a budget of ${savedBudget} tokens, now ${budget}`;
+    if (savedBudget > budget && end > limit) return was;
+    if (savedBudget < budget && t.leftOut.size > 0) return was;
+    return undefined;
+  }
+
+  /** A fresh stream for the current budget and files, reusing what the reopened one shares with it. */
+  private async refitAfterOpen(reason: string): Promise<number | undefined> {
+    this.deps.logger?.info(`context: ${reason}; fitting it again`);
+    const built = await this.buildFresh({ kind: 'compact', reason, reuse: this.current });
+    if (!built) return undefined;
+    await this.swap(built);
+    this.afterChange();
+    return this.stats.lastBuild?.fedTokens ?? 0;
+  }
 
   /** After loading a save: re-judge every file; feed only what changed while closed. */
   private async reconcileAfterOpen(): Promise<number> {

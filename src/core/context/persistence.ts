@@ -36,6 +36,8 @@ interface Manifest {
   segs: SavedSeg[];
   leftOut: [string, string][];
   recentEdits: string[];
+  /** The token budget the stream was fitted to (absent in saves from before it was recorded). */
+  budgetTokens?: number;
 }
 
 export class LoadError extends Error {
@@ -50,6 +52,7 @@ export interface SaveExtras {
   optionsKey: string;
   recentEdits: string[];
   now: number;
+  budgetTokens: number;
 }
 
 export interface Loaded {
@@ -57,6 +60,8 @@ export interface Loaded {
   table: Table;
   recentEdits: string[];
   savedAt: number;
+  /** The budget the save was fitted to, when it says. */
+  budgetTokens?: number;
 }
 
 const idsToBase64 = (ids: Int32Array) => Buffer.from(ids.buffer, ids.byteOffset, ids.byteLength).toString('base64');
@@ -117,7 +122,7 @@ export async function saveContext(
     format: 'rwkvx-context', version: FORMAT_VERSION, fingerprint: extras.fingerprint, optionsKey: extras.optionsKey,
     savedAt: extras.now, nPast, session: sessionRef, ckpts, hotStart: table.hotStart,
     segs: table.segs.map(({ ids, ...s }) => (ids ? { ...s, ids: idsToBase64(ids) } : s)),
-    leftOut: [...table.leftOut], recentEdits: extras.recentEdits,
+    leftOut: [...table.leftOut], recentEdits: extras.recentEdits, budgetTokens: extras.budgetTokens,
   };
   await storage.writeAtomic(MANIFEST, Buffer.from(JSON.stringify(manifest), 'utf8'));
   // Only now is the previous save unreferenced.
@@ -192,6 +197,7 @@ export async function loadContext(
     }
     return {
       session, recentEdits: Array.isArray(m.recentEdits) ? m.recentEdits : [], savedAt: m.savedAt,
+      ...(typeof m.budgetTokens === 'number' ? { budgetTokens: m.budgetTokens } : {}),
       table: { segs, hotStart: m.hotStart, ckpts, leftOut: new Map(m.leftOut ?? []) },
     };
   } catch (e) {

@@ -167,7 +167,7 @@ describe('rwkvx in a repository', () => {
   });
 
   it('asking again in the unchanged repository reuses the saved context', async () => {
-    // Same --max-tokens as above: the budget (and so the saved context) depends on it.
+    // Same --max-tokens as above: the same budget, so the save is used as it is (not fitted again).
     const r = await rwkvx(['ask', 'And again?', '--model', model7, '--max-tokens', '16'], { cwd: repo });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /reused the saved context, 0 tokens read for changes/);

@@ -3,4 +3,3 @@ export { EngineClient } from './client';
 export type { CallOptions, CrashEvent, EngineClientOptions, GenerateStream, RestartEvent, RestartPolicy, TextChunk } from './client';
 export { defaultHostModule } from './host-process';
 export type { ExitInfo } from './host-process';
-export { cancellationFromSignal } from './cancellation';

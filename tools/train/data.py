@@ -184,6 +184,35 @@ def repo_sequences(stream, spans, seq_len, min_len):
     return out
 
 
+class Stage2Batches(Stage1Batches):
+    """Stage 2: windows of seq_len+1 tokens that start where a repository (or one of its seq_len pieces,
+    `repo_sequences`) starts, so a window holds whole files laid out as the context log lays out a
+    workspace; a repository shorter than the window is followed by the next one. Same seeded per-epoch
+    permutation and step -> data rule as stage 1."""
+
+    def __init__(self, stream, spans, seq_len, batch_per_rank, seed, rank=0, world=1, min_len=1024):
+        min_len = min(min_len, seq_len // 2)
+        starts = [s for _, s, _ in repo_sequences(stream, spans, seq_len, min_len) if s + seq_len + 1 <= len(stream)]
+        self.starts = np.asarray(starts, dtype=np.int64)
+        self.stream, self.T, self.bs = stream, seq_len, batch_per_rank
+        self.seed, self.rank, self.world = seed, rank, world
+        self.n_windows = len(self.starts)
+        self.per_step = batch_per_rank * world
+        self.steps_per_epoch = self.n_windows // self.per_step
+        if self.steps_per_epoch < 1:
+            raise ValueError("not enough repository windows for one step")
+        self._perm_epoch, self._perm = -1, None
+
+    def batch(self, step):
+        epoch, s = divmod(step, self.steps_per_epoch)
+        if epoch != self._perm_epoch:
+            self._perm = np.random.default_rng([self.seed, epoch]).permutation(self.n_windows)
+            self._perm_epoch = epoch
+        first = s * self.per_step + self.rank * self.bs
+        idx = self.starts[self._perm[first:first + self.bs]][:, None] + np.arange(self.T + 1)[None, :]
+        return self.stream[idx].astype(np.int64), epoch
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.utils.checkpoint
 
 from wkv import wkv7_chunked
 
@@ -164,25 +165,55 @@ class Block(nn.Module):
         return x, v_first
 
 
-def moba_select(q, k, chunk, topk):
-    """Boolean [B,H,T,T] mask of the keys each query may see (None when the pattern is dense causal)."""
+def moba_chunks(q, k, chunk, topk):
+    """Boolean [B,H,T,n_chunks]: the chunks each query may see (its own + the top-(k-1) strictly earlier full
+    chunks by q . chunk mean, fp32), or None when the pattern is dense causal. Not differentiated (a choice)."""
     B, H, T, N = q.shape
     nc = (T + chunk - 1) // chunk
     if nc <= topk:
         return None
-    nfull = T // chunk
-    km = k[:, :, : nfull * chunk].float().view(B, H, nfull, chunk, N).mean(3)      # [B,H,nfull,N]
-    score = q.float() @ km.transpose(-1, -2)                                          # [B,H,T,nfull]
-    pos = torch.arange(T, device=q.device)
-    qc = pos // chunk
-    earlier = torch.arange(nfull, device=q.device)[None, :] < qc[:, None]              # [T,nfull]
-    score = score.masked_fill(~earlier, float("-inf"))
-    val, idx = score.topk(min(topk - 1, nfull), dim=-1)
-    sel = torch.zeros(B, H, T, nc, dtype=torch.bool, device=q.device)
-    sel.scatter_(-1, idx, val > float("-inf"))
-    sel[:, :, pos, qc] = True                                                          # own chunk
-    allowed = sel[:, :, :, qc]                                                         # key s -> its chunk
-    return allowed & (pos[None, :] <= pos[:, None])
+    with torch.no_grad():
+        nfull = T // chunk
+        km = k[:, :, : nfull * chunk].float().view(B, H, nfull, chunk, N).mean(3)      # [B,H,nfull,N]
+        score = q.float() @ km.transpose(-1, -2)                                          # [B,H,T,nfull]
+        pos = torch.arange(T, device=q.device)
+        qc = pos // chunk
+        earlier = torch.arange(nfull, device=q.device)[None, :] < qc[:, None]              # [T,nfull]
+        score = score.masked_fill(~earlier, float("-inf"))
+        val, idx = score.topk(min(topk - 1, nfull), dim=-1)
+        sel = torch.zeros(B, H, T, nc, dtype=torch.bool, device=q.device)
+        sel.scatter_(-1, idx, val > float("-inf"))
+        sel[:, :, pos, qc] = True                                                          # own chunk
+    return sel
+
+
+def _attend_block(qb, kb, vb, selb, q0, chunk):
+    """Queries q0.. of one block against keys 0..end, masked to their chosen chunks and causally."""
+    Tq, Tk = qb.shape[2], kb.shape[2]
+    kpos = torch.arange(Tk, device=qb.device)
+    qpos = q0 + torch.arange(Tq, device=qb.device)
+    mask = selb[..., kpos // chunk] & (kpos[None, :] <= qpos[:, None])                   # [B,H,Tq,Tk]
+    return F.scaled_dot_product_attention(qb, kb, vb, attn_mask=mask, scale=1.0 / 8)
+
+
+def moba_attention(q, k, v, chunk, topk, qblock=4096):
+    """The sparse pattern computed densely per block of queries: a block's mask is built (and rebuilt in the
+    backward, by checkpointing) only while it runs, so memory stays O(qblock * T), not O(T^2), and 64K-token
+    sequences fit. The attention FLOPs are small beside the RWKV blocks' at these widths."""
+    sel = moba_chunks(q, k, chunk, topk)
+    if sel is None:
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=1.0 / 8)
+    T = q.shape[2]
+    qblock = max(chunk, qblock // chunk * chunk)
+    outs = []
+    for q0 in range(0, T, qblock):
+        q1 = min(T, q0 + qblock)
+        args = (q[:, :, q0:q1], k[:, :, :q1], v[:, :, :q1], sel[:, :, q0:q1], q0, chunk)
+        if torch.is_grad_enabled() and T > qblock:
+            outs.append(torch.utils.checkpoint.checkpoint(_attend_block, *args, use_reentrant=False))
+        else:
+            outs.append(_attend_block(*args))
+    return torch.cat(outs, 2)
 
 
 class SparseAttention(nn.Module):
@@ -204,11 +235,7 @@ class SparseAttention(nn.Module):
         H = self.n_head
         f = lambda t: t.view(B, T, H, HEAD).transpose(1, 2)
         q, k, v = f(self.receptance(x)), f(self.key(x)), f(self.value(x))
-        mask = moba_select(q, k, self.chunk, self.topk)
-        if mask is None:
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=1.0 / 8)
-        else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=1.0 / 8)
+        y = moba_attention(q, k, v, self.chunk, self.topk)
         return self.output(y.transpose(1, 2).reshape(B, T, C))
 
 

@@ -49,6 +49,8 @@ def get_args(argv=None):
     ap.add_argument("--run-dir", default=None, help="checkpoints (default .tmp/runs/RUN)")
     ap.add_argument("--log", default=None, help="JSON lines log (default tools/train/logs/RUN.jsonl)")
     ap.add_argument("--seq-len", type=int, default=2048)
+    ap.add_argument("--stage", type=int, choices=[1, 2], default=1,
+                    help="1: random windows of the stream; 2: windows starting at repository starts")
     ap.add_argument("--batch", type=int, default=16, help="sequences per GPU per step")
     ap.add_argument("--lr", type=float, default=8e-4)
     ap.add_argument("--min-lr-ratio", type=float, default=0.1)
@@ -150,7 +152,14 @@ def main(argv=None):
     token_bytes = np.asarray(tok.token_bytes, dtype=np.int64)
     train_stream, train_spans = data.load_split(a.cache, "train")
     val_stream, val_spans = data.load_split(a.cache, "val")
-    batches = data.Stage1Batches(train_stream, a.seq_len, a.batch, a.seed, rank, world)
+    if a.stage == 2:
+        batches = data.Stage2Batches(train_stream, train_spans, a.seq_len, a.batch, a.seed, rank, world)
+        order = (f"Stage2Batches seed={a.seed} windows={batches.n_windows} of {a.seq_len}+1 tokens starting at "
+                 f"repository pieces, permutation per epoch = numpy default_rng([seed, epoch])")
+    else:
+        batches = data.Stage1Batches(train_stream, a.seq_len, a.batch, a.seed, rank, world)
+        order = (f"Stage1Batches seed={a.seed} windows={batches.n_windows} of {a.seq_len}+1 tokens, "
+                 f"permutation per epoch = numpy default_rng([seed, epoch])")
     val_w = data.val_windows(val_stream, a.seq_len, a.eval_windows)
 
     cfg = M.Config(vocab_size=tok.vocab_size, n_embd=a.n_embd, n_layer=a.n_layer,
@@ -186,8 +195,7 @@ def main(argv=None):
             torch=torch.__version__, vocab=os.path.basename(a.vocab),
             train_tokens=int(len(train_stream)), val_tokens=int(len(val_stream)),
             train_repos=len(train_spans), val_repos=[s[0] for s in val_spans],
-            data_order=f"Stage1Batches seed={a.seed} windows={batches.n_windows} of {a.seq_len}+1 tokens, "
-                       f"permutation per epoch = numpy default_rng([seed, epoch])",
+            data_order=order,
             steps_per_epoch=batches.steps_per_epoch, tokens_per_step=a.seq_len * a.batch * world)
 
     tokens_per_step = a.seq_len * a.batch * world

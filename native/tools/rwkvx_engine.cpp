@@ -138,6 +138,9 @@ int cmd_logits(const Args& a) {
   check(rwkvx_model_get_info(m, &info), "info");
   rwkvx_session_params sp = rwkvx_session_default_params();
   sp.prefill_chunk = std::atoi(a.get("chunk", "0").c_str());
+  const std::string kv = a.get("kv", "f16");
+  if (kv != "f16" && kv != "f32") die("--kv must be f16 or f32");
+  sp.kv_type = kv == "f32" ? RWKVX_KV_F32 : RWKVX_KV_F16;
   rwkvx_session* s = nullptr;
   check(rwkvx_session_new(m, &sp, &s), "session");
   std::vector<float> out(toks.size() * static_cast<size_t>(info.n_vocab));
@@ -291,7 +294,7 @@ int main(int argc, char** argv) {
                  "usage: rwkvx-engine <command> [options]\n"
                  "  info --model M\n"
                  "  tokenize --model M (--text S | --file F)\n"
-                 "  logits --model M --tokens \"i j k\" --out F.npy [--chunk N]\n"
+                 "  logits --model M --tokens \"i j k\" --out F.npy [--chunk N] [--kv f16|f32]\n"
                  "  generate --model M --prompt S [--max-tokens N] [--temperature T] [--seed N]\n"
                  "  convert IN OUT.gguf [--vocab FILE] [--quant q8_0] [--type f16|f32|bf16]\n"
                  "  random-model SHAPE OUT.gguf [--type f16|q8_0]\n"

@@ -2,6 +2,7 @@
 // for completions (where a block ends) and the context log (where a huge file
 // may be cut). Grammars load on demand, once. Never throws: without the
 // runtime or a grammar, callers get undefined and fall back to indentation.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Language, Parser, Tree } from 'web-tree-sitter';
 
@@ -30,6 +31,24 @@ export function grammarForFile(file: string): string | undefined {
   return GRAMMAR_BY_EXT[path.extname(file).toLowerCase()];
 }
 
+// Defaults: beside a bundle (dist/, as packaged), else the installed packages.
+// web-tree-sitter's own default looks beside its module, which inside a bundle
+// is dist/ even where the wasm is not.
+function defaultRuntimeWasm(): string | undefined {
+  const beside = path.join(__dirname, 'web-tree-sitter.wasm');
+  if (fs.existsSync(beside)) return beside;
+  try {
+    return require.resolve('web-tree-sitter/web-tree-sitter.wasm');
+  } catch {
+    return undefined;
+  }
+}
+
+function defaultGrammarDir(): string {
+  const beside = path.join(__dirname, 'grammars');
+  return fs.existsSync(beside) ? beside : path.dirname(require.resolve('@vscode/tree-sitter-wasm/wasm/tree-sitter.js'));
+}
+
 export interface TreeSitterOptions {
   /** Folder with tree-sitter-<name>.wasm (default: the @vscode/tree-sitter-wasm package). */
   grammarDir?: string;
@@ -51,7 +70,7 @@ export class TreeSitter {
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       t.mod = require('web-tree-sitter') as typeof import('web-tree-sitter');
-      const runtime = options.runtimeWasm;
+      const runtime = options.runtimeWasm ?? defaultRuntimeWasm();
       await t.mod.Parser.init(runtime ? { locateFile: () => runtime } : undefined);
       t.parser = new t.mod.Parser();
     } catch (e) {
@@ -69,7 +88,7 @@ export class TreeSitter {
     if (!p) {
       p = (async () => {
         try {
-          const dir = this.options.grammarDir ?? path.dirname(require.resolve('@vscode/tree-sitter-wasm/wasm/tree-sitter.js'));
+          const dir = this.options.grammarDir ?? defaultGrammarDir();
           return await this.mod!.Language.load(path.join(dir, `tree-sitter-${name}.wasm`));
         } catch (e) {
           this.failure = `grammar ${name}: ${e instanceof Error ? e.message : String(e)}`;

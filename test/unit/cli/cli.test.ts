@@ -174,12 +174,15 @@ describe('rwkvx in a repository', () => {
     assert.doesNotMatch(r.stderr, /reading \d+ files/);
   });
 
-  it('ask with no --model runs on the tiny test model and says answers are noise', async () => {
+  it('ask with no --model runs on the embedded default model (else the tiny test model, saying so)', async () => {
     const cache = path.join(dir, 'cache');
     const r = await rwkvx(['ask', 'What does this repository do?', '--max-tokens', '4'], { cwd: repo, env: { XDG_CACHE_HOME: cache } });
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /tiny test model .*answers will be noise/);
-    if (!fs.existsSync(path.join(repoRoot(), 'media', 'models', 'default.gguf'))) {
+    if (fs.existsSync(path.join(repoRoot(), 'media', 'models', 'default.gguf'))) {
+      assert.match(r.stderr, /model: rwkvx-\S+ \(rwkvx, \d+M params\)/);
+      assert.doesNotMatch(r.stderr, /noise/);
+    } else {
+      assert.match(r.stderr, /tiny test model .*answers will be noise/);
       assert.ok(fs.readdirSync(path.join(cache, 'rwkvx')).some((f) => f.endsWith('.gguf')), 'converted once into the cache');
     }
   });

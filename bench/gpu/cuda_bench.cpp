@@ -67,8 +67,11 @@ int main(int argc, char** argv) {
   const std::string type = get("type", "f16");
   const double budget = std::atof(get("budget-s", "360").c_str());
   const std::string tsv = get("out", "");
-  const std::string gemm = get("gemm", "own");  // own | cublas: the prefill matrix path
+  // the prefill matrix path: own | cublas | auto (the engine's default: cuBLAS where found)
+  std::string gemm = get("gemm", "auto");
   if (gemm == "cublas" && !rwkvx::cuda::set_cublas_gemm(true)) die("--gemm cublas: cuBLAS not available");
+  if (gemm == "own") rwkvx::cuda::set_cublas_gemm(false);
+  if (gemm == "auto") gemm = rwkvx::cuda::set_cublas_gemm(true) ? "cublas (auto)" : "own (auto: no cuBLAS)";
   const double t_start = now();
 
   const rwkvx::cuda::Probe pr = rwkvx::cuda::probe(0);

@@ -61,9 +61,14 @@ enum class LinearPath { Auto, Gemv, Gemm };
 // tensor-core GEMM: operands rounded to fp16 (bf16 for BF16 weights), fp32
 // accumulation.
 void linear(const LinearJob* jobs, int n_jobs, int64_t T, Stream s, LinearPath path = LinearPath::Auto);
-// Prefill products of F16/BF16 weights through cuBLAS (dlopen'ed) instead of
-// the own GEMM; also RWKVX_CUDA_GEMM=cublas. Returns false if cuBLAS is absent.
+// Prefill products of F16/BF16 weights go through cuBLAS (dlopen'ed) where it
+// is found, else the own GEMM; RWKVX_CUDA_GEMM=own or set_cublas_gemm(false)
+// choose the own GEMM. set_cublas_gemm(true) returns false if cuBLAS is absent.
 bool set_cublas_gemm(bool on);
+// Allocates (before a forward call's first kernel) what the cuBLAS path needs
+// for T tokens and inputs up to max_cols wide, so running out of memory
+// fails the call before it changes anything.
+void reserve_linear_scratch(int64_t T, int64_t max_cols);
 // The GEMM alone on fp16/bf16 operands already in device memory (benchmark):
 // Y[M][N] = A[M][K] · B[N][K]ᵀ, fp32 out.
 void gemm_half(const void* A, const void* B, float* Y, int64_t M, int64_t N, int64_t K, bool bf16, Stream s);

@@ -622,6 +622,7 @@ void CudaExecutor::forward(const int32_t* tokens, int64_t T, int64_t pos0, float
   // Everything this call allocates comes first: an OOM leaves no trace.
   ensure_workspace(T, rows);
   ensure_kv(pos0, T);
+  reserve_linear_scratch(T, std::max<int64_t>(hp.n_embd, dm_.max_ffn));
   ck(cudaMemcpyAsync(ws_.tokens.p, tokens, static_cast<size_t>(T) * 4, cudaMemcpyHostToDevice, stream_), "tokens");
   ck(cudaMemcpyAsync(ws_.pos.p, &pos0, 8, cudaMemcpyHostToDevice, stream_), "position");
   if (T == 1 && use_graphs_) {

@@ -74,7 +74,25 @@ __global__ void __launch_bounds__(256) gemv_kernel(const GemvBatch b) {
   const DType type = static_cast<DType>(J.type);
   if ((type == DType::F16 || type == DType::BF16) && K % 8 == 0) {
     const uint4* w = reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(J.W) + static_cast<size_t>(row) * K);
-    for (int k = lane * 8; k < K; k += 256) {
+    // Four 16-byte weight loads in flight per lane before any math: one load
+    // at a time leaves a warp waiting a full memory latency per 512 bytes.
+    constexpr int U = 4;
+    int k = lane * 8;
+    for (; k + (U - 1) * 256 < K; k += U * 256) {
+      uint4 wv[U];
+#pragma unroll
+      for (int u = 0; u < U; ++u) wv[u] = __ldg(w + (k + u * 256) / 8);
+#pragma unroll
+      for (int u = 0; u < U; ++u)
+#pragma unroll
+        for (int t = 0; t < TM; ++t)
+          if (t < T) {
+            const float4* x = reinterpret_cast<const float4*>(J.X + static_cast<size_t>(t) * K + k + u * 256);
+            const float4 x0 = __ldg(x), x1 = __ldg(x + 1);
+            acc[t] += type == DType::F16 ? dot8_h(wv[u], x0, x1) : dot8_bf(wv[u], x0, x1);
+          }
+    }
+    for (; k < K; k += 256) {
       const uint4 wv = __ldg(w + k / 8);
 #pragma unroll
       for (int t = 0; t < TM; ++t)
@@ -88,7 +106,11 @@ __global__ void __launch_bounds__(256) gemv_kernel(const GemvBatch b) {
     const uint4* q = reinterpret_cast<const uint4*>(static_cast<const int8_t*>(J.W) + static_cast<size_t>(row) * K);
     const __half* sc = J.scales + static_cast<size_t>(row) * (K / 32);
     for (int k = lane * 32; k < K; k += 1024) {
+      // the next block's values are requested before this one's math
       const uint4 q0 = __ldg(q + k / 16), q1 = __ldg(q + k / 16 + 1);
+      if (k + 1024 < K) {
+        asm volatile("prefetch.global.L2 [%0];" ::"l"(q + (k + 1024) / 16));
+      }
       const float d = __half2float(sc[k / 32]);
 #pragma unroll
       for (int t = 0; t < TM; ++t)
@@ -400,14 +422,16 @@ void gemv_jobs(const LinearJob* jobs, int n, int64_t T, Stream s) {
 
 bool gemm_ok(const DevMat& W) { return W.cols % 8 == 0 && (W.type != DType::Q8_0 || W.cols % 32 == 0); }
 
-// ---- the optional cuBLAS path (F16 and BF16 weights), RWKVX_CUDA_GEMM=cublas or set_cublas_gemm
+// ---- the cuBLAS path (F16 and BF16 weights) when libcublas is found; RWKVX_CUDA_GEMM=own or set_cublas_gemm(false) turn it off
 std::atomic<int> g_cublas{-1};  // -1: not decided yet
 
 bool use_cublas() {
   int v = g_cublas.load();
   if (v < 0) {
+    // cuBLAS where it is found (about 3x the own kernel's rate on Hopper);
+    // RWKVX_CUDA_GEMM=own keeps the own kernel.
     const char* e = std::getenv("RWKVX_CUDA_GEMM");
-    v = e != nullptr && std::strcmp(e, "cublas") == 0 && cublas_api().ok() ? 1 : 0;
+    v = (e == nullptr || std::strcmp(e, "own") != 0) && cublas_api().ok() ? 1 : 0;
     g_cublas.store(v);
   }
   return v == 1;
@@ -438,9 +462,8 @@ struct CublasThread {
 };
 thread_local CublasThread t_cublas;
 
-bool cublas_job(const LinearJob& j, int64_t T, Stream s) {
-  const DevMat& W = *j.W;
-  if ((W.type != DType::F16 && W.type != DType::BF16) || W.cols % 2 != 0) return false;
+// The calling thread's handle and a scratch of at least `need` bytes.
+CublasThread& cublas_thread(size_t need) {
   const CublasApi& api = cublas_api();
   int dev = 0;
   ck(cudaGetDevice(&dev), "cuBLAS device");
@@ -451,14 +474,21 @@ bool cublas_job(const LinearJob& j, int64_t T, Stream s) {
     c.cap = 0;
     c.scratch = nullptr;  // (a scratch on another device is left to the process)
   }
-  const size_t need = static_cast<size_t>(T * W.cols) * 2;
   if (need > c.cap) {
+    void* p = dev_alloc(need, "cuBLAS input scratch");  // throws before the old one is let go
     dev_free(c.scratch);
-    c.scratch = nullptr;
-    c.cap = 0;
-    c.scratch = dev_alloc(need, "cuBLAS input scratch");
+    c.scratch = p;
     c.cap = need;
   }
+  return c;
+}
+
+bool cublas_job(const LinearJob& j, int64_t T, Stream s) {
+  const DevMat& W = *j.W;
+  if ((W.type != DType::F16 && W.type != DType::BF16) || W.cols % 2 != 0) return false;
+  const CublasApi& api = cublas_api();
+  const size_t need = static_cast<size_t>(T * W.cols) * 2;
+  CublasThread& c = cublas_thread(need);
   const size_t n2 = need / 4;
   const unsigned blocks = static_cast<unsigned>(std::min<size_t>(4096, (n2 + 255) / 256));
   if (W.type == DType::BF16) to_half_kernel<true><<<blocks, 256, 0, s>>>(j.X, static_cast<__nv_bfloat16*>(c.scratch), n2);
@@ -517,6 +547,10 @@ void linear(const LinearJob* jobs, int n_jobs, int64_t T, Stream s, LinearPath p
       gemv_jobs(batch, n, tn, s);
     }
   }
+}
+
+void reserve_linear_scratch(int64_t T, int64_t max_cols) {
+  if (T > 8 && use_cublas()) cublas_thread(static_cast<size_t>(T * max_cols) * 2);
 }
 
 bool set_cublas_gemm(bool on) {

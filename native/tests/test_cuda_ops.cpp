@@ -166,7 +166,7 @@ TEST(layer_norm_equals_cpu) {
 
 TEST(ln_shift_mix_equals_cpu) {
   for (int64_t T : {1, 2, 7})
-    for (int64_t C : {128, 768}) {
+    for (int64_t C : {128, 768, 2560, 5000}) {
       const int n = T == 2 ? 1 : 6;
       const std::vector<float> h = randn(static_cast<size_t>(T * C), 2.f), w = randn(C), b = randn(C), prev0 = randn(C);
       std::vector<std::vector<float>> mu(6);

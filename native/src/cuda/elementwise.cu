@@ -56,19 +56,51 @@ __global__ void layer_norm_kernel(const float* x, const float* w, const float* b
   for (int64_t i = threadIdx.x; i < C; i += blockDim.x) yr[i] = (xr[i] - mean) * inv * w[i] + b[i];
 }
 
+// Rows of up to kRowPer × blockDim floats are held in registers, so the
+// statistics and the output need one read of the row (a decode step's norms
+// are latency-bound: every extra pass over global memory is a round trip).
+constexpr int kRowPer = 16;
+
+__device__ __forceinline__ void reg_row_stats(const float (&v)[kRowPer], int64_t C, float eps, float* red, float& mean,
+                                              float& inv) {
+  float s = 0.f;
+#pragma unroll
+  for (int k = 0; k < kRowPer; ++k)
+    if (threadIdx.x + k * blockDim.x < C) s += v[k];
+  mean = block_sum(s, red) / static_cast<float>(C);
+  float q = 0.f;
+#pragma unroll
+  for (int k = 0; k < kRowPer; ++k)
+    if (threadIdx.x + k * blockDim.x < C) {
+      const float d = v[k] - mean;
+      q += d * d;
+    }
+  inv = 1.f / sqrtf(block_sum(q, red) / static_cast<float>(C) + eps);
+}
+
 __global__ void ln_shift_mix_kernel(const float* h, const float* lw, const float* lb, float eps, float* x, float* prev,
                                     const MixArgs mix, int64_t C, int write_prev) {
   __shared__ float red[32];
   const int64_t t = blockIdx.x;
   const float* hr = h + t * C;
-  float m1, i1, m0 = 0.f, i0 = 0.f;
-  row_stats(hr, C, eps, red, m1, i1);
   // The previous row's LN is recomputed here (the same arithmetic as its own
-  // block), so no block depends on another.
-  if (t > 0) row_stats(hr - C, C, eps, red, m0, i0);
-  for (int64_t i = threadIdx.x; i < C; i += blockDim.x) {
-    const float xv = (hr[i] - m1) * i1 * lw[i] + lb[i];
-    const float before = t > 0 ? (hr[i - C] - m0) * i0 * lw[i] + lb[i] : prev[i];
+  // block), so no block depends on another; both rows are read at once.
+  float cur[kRowPer], prv[kRowPer];
+#pragma unroll
+  for (int k = 0; k < kRowPer; ++k) {
+    const int64_t i = threadIdx.x + k * static_cast<int64_t>(blockDim.x);
+    cur[k] = i < C ? hr[i] : 0.f;
+    prv[k] = i < C && t > 0 ? hr[i - C] : 0.f;
+  }
+  float m1, i1, m0 = 0.f, i0 = 0.f;
+  reg_row_stats(cur, C, eps, red, m1, i1);
+  if (t > 0) reg_row_stats(prv, C, eps, red, m0, i0);
+#pragma unroll
+  for (int k = 0; k < kRowPer; ++k) {
+    const int64_t i = threadIdx.x + k * static_cast<int64_t>(blockDim.x);
+    if (i >= C) break;
+    const float xv = (cur[k] - m1) * i1 * lw[i] + lb[i];
+    const float before = t > 0 ? (prv[k] - m0) * i0 * lw[i] + lb[i] : prev[i];
     const float xx = before - xv;
     x[t * C + i] = xv;
 #pragma unroll
@@ -147,7 +179,11 @@ void layer_norm(const float* x, const float* w, const float* b, float* y, int64_
 void ln_shift_mix(const float* h, const float* ln_w, const float* ln_b, float eps, float* x, float* prev,
                   const MixArgs& mix, int64_t T, int64_t C, Stream s) {
   if (T <= 0) return;
-  ln_shift_mix_kernel<<<static_cast<unsigned>(T), 256, 0, s>>>(h, ln_w, ln_b, eps, x, prev, mix, C, T == 1 ? 1 : 0);
+  // enough threads that kRowPer values each cover the row (C ≤ 16384)
+  const int64_t threads = std::max<int64_t>(256, (C + kRowPer * 32 - 1) / (kRowPer * 32) * 32);
+  if (threads > 1024) fail(RWKVX_ERR_UNSUPPORTED, "ln_shift_mix: width %lld is above 16384", (long long)C);
+  ln_shift_mix_kernel<<<static_cast<unsigned>(T), static_cast<unsigned>(threads), 0, s>>>(h, ln_w, ln_b, eps, x, prev,
+                                                                                          mix, C, T == 1 ? 1 : 0);
   ck_launch("ln_shift_mix");
   // With several rows, block 0 reads the old prev: the new one is copied after.
   if (T > 1) dev_copy(prev, x + (T - 1) * C, static_cast<size_t>(C) * 4, s);

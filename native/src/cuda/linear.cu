@@ -74,33 +74,26 @@ __global__ void __launch_bounds__(256) gemv_kernel(const GemvBatch b) {
   const DType type = static_cast<DType>(J.type);
   if ((type == DType::F16 || type == DType::BF16) && K % 8 == 0) {
     const uint4* w = reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(J.W) + static_cast<size_t>(row) * K);
-    // Four 16-byte weight loads in flight per lane before any math: one load
-    // at a time leaves a warp waiting a full memory latency per 512 bytes.
+    // Up to four 16-byte weight loads in flight per lane before any math: one
+    // load at a time leaves a warp waiting a full memory latency per 512 bytes.
     constexpr int U = 4;
-    int k = lane * 8;
-    for (; k + (U - 1) * 256 < K; k += U * 256) {
+    for (int k0 = lane * 8; k0 < K; k0 += U * 256) {
       uint4 wv[U];
 #pragma unroll
-      for (int u = 0; u < U; ++u) wv[u] = __ldg(w + (k + u * 256) / 8);
-#pragma unroll
       for (int u = 0; u < U; ++u)
+        if (k0 + u * 256 < K) wv[u] = __ldg(w + (k0 + u * 256) / 8);
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const int k = k0 + u * 256;
+        if (k >= K) break;
 #pragma unroll
         for (int t = 0; t < TM; ++t)
           if (t < T) {
-            const float4* x = reinterpret_cast<const float4*>(J.X + static_cast<size_t>(t) * K + k + u * 256);
+            const float4* x = reinterpret_cast<const float4*>(J.X + static_cast<size_t>(t) * K + k);
             const float4 x0 = __ldg(x), x1 = __ldg(x + 1);
             acc[t] += type == DType::F16 ? dot8_h(wv[u], x0, x1) : dot8_bf(wv[u], x0, x1);
           }
-    }
-    for (; k < K; k += 256) {
-      const uint4 wv = __ldg(w + k / 8);
-#pragma unroll
-      for (int t = 0; t < TM; ++t)
-        if (t < T) {
-          const float4* x = reinterpret_cast<const float4*>(J.X + static_cast<size_t>(t) * K + k);
-          const float4 x0 = __ldg(x), x1 = __ldg(x + 1);
-          acc[t] += type == DType::F16 ? dot8_h(wv, x0, x1) : dot8_bf(wv, x0, x1);
-        }
+      }
     }
   } else if (type == DType::Q8_0) {
     const uint4* q = reinterpret_cast<const uint4*>(static_cast<const int8_t*>(J.W) + static_cast<size_t>(row) * K);

@@ -83,14 +83,9 @@ async function main() {
   if (vsix) {
     // The packaged extension, as users get it: installed offline, run from where it was installed.
     extensionDevelopmentPath = installVsix(vsix, extensionsDir, scratch);
-    // It carries no test model: give it the tiny one, converted with the engine's converter.
-    const tiny = path.join(scratch, 'rwkvx-tiny.gguf');
-    // (with the packaged addon, so a rebuild of native/ meanwhile does not matter)
-    process.env.RWKVX_ADDON = path.join(extensionDevelopmentPath, 'native', 'build', 'Release', 'rwkvx.node');
-    step(process.execPath, ['bin/rwkvx.js', 'convert', 'test/fixtures/models/rwkvx-tiny-bf16.pth', tiny, '--vocab', 'test/fixtures/models/tiny-vocab.txt']);
-    delete process.env.RWKVX_ADDON;
-    const settings = path.join(workspace, '.vscode', 'settings.json');
-    fs.writeFileSync(settings, JSON.stringify({ ...JSON.parse(fs.readFileSync(settings, 'utf8')), 'rwkvx.model.path': tiny }, null, 2));
+    // No model setting: the packaged extension runs on its embedded default
+    // model (media/models/default.gguf), as a user's first run does.
+    env.RWKVX_EXPECT_EMBEDDED = '1';
   } else {
     // A private copy of the engine addon: a rebuild of native/ during the run cannot pull it away.
     const addon = path.join(root, 'native', 'build', 'Release', 'rwkvx.node');
@@ -101,6 +96,14 @@ async function main() {
     env.RWKVX_ADDON = path.join(scratch, 'addon', 'rwkvx.node');
     fs.mkdirSync(path.dirname(env.RWKVX_ADDON));
     fs.copyFileSync(addon, env.RWKVX_ADDON);
+    // The source tree runs on the tiny test model (quick; the packaged run
+    // covers the embedded one), converted with the engine's converter.
+    const tiny = path.join(scratch, 'rwkvx-tiny.gguf');
+    process.env.RWKVX_ADDON = env.RWKVX_ADDON;
+    step(process.execPath, ['bin/rwkvx.js', 'convert', 'test/fixtures/models/rwkvx-tiny-bf16.pth', tiny, '--vocab', 'test/fixtures/models/tiny-vocab.txt']);
+    delete process.env.RWKVX_ADDON;
+    const settings = path.join(workspace, '.vscode', 'settings.json');
+    fs.writeFileSync(settings, JSON.stringify({ ...JSON.parse(fs.readFileSync(settings, 'utf8')), 'rwkvx.model.path': tiny }, null, 2));
   }
 
   const { runTests } = require('@vscode/test-electron');

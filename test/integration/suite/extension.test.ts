@@ -57,10 +57,15 @@ setup(async () => {
   api = ext.isActive ? ext.exports : await ext.activate();
 });
 
-test('activates, loads the tiny model in the engine process and reads the workspace', async () => {
+test('activates, loads the model in the engine process and reads the workspace', async () => {
   assert.ok(api.engine, 'activate() returns the API');
   await waitFor('the engine to load a model', () => api.engine.state === 'ready' && api.engine.model, 180_000);
   assert.ok(api.engine.pid, 'the engine runs in its own process');
+  if (process.env.RWKVX_EXPECT_EMBEDDED === '1') {
+    // the packaged extension's first run: its embedded default model, no setting
+    assert.match(api.engine.model!.path, /media[\\/]models[\\/]default\.gguf$/);
+    assert.equal(api.engine.model!.info.architecture, 'rwkvx');
+  }
   assert.notEqual(api.engine.pid, process.pid);
   const s = await contextReady();
   assert.ok(s.tokensInContext > 0, 'workspace tokens in the context');

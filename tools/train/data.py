@@ -138,19 +138,19 @@ def load_split(cache, split):
     return stream, spans
 
 
-class Stage1Batches:
-    """Fixed windows of seq_len+1 tokens over the concatenated training stream (consecutive windows share
-    one token), visited in a seeded permutation per epoch. Batch `step` of rank `rank` is a pure function
-    of (seed, step, rank, world), so a resumed run sees exactly the data it would have seen."""
+class WindowBatches:
+    """Windows of seq_len+1 tokens starting at `starts`, visited in a seeded permutation per epoch. Batch `step`
+    of rank `rank` is a pure function of (seed, step, rank, world), so a resumed run sees exactly the data it
+    would have seen."""
 
-    def __init__(self, stream, seq_len, batch_per_rank, seed, rank=0, world=1):
-        self.stream, self.T, self.bs = stream, seq_len, batch_per_rank
+    def __init__(self, stream, starts, seq_len, batch_per_rank, seed, rank=0, world=1):
+        self.stream, self.starts, self.T, self.bs = stream, np.asarray(starts, dtype=np.int64), seq_len, batch_per_rank
         self.seed, self.rank, self.world = seed, rank, world
-        self.n_windows = (len(stream) - 1) // seq_len
+        self.n_windows = len(self.starts)
         self.per_step = batch_per_rank * world
         self.steps_per_epoch = self.n_windows // self.per_step
         if self.steps_per_epoch < 1:
-            raise ValueError("not enough tokens for one step")
+            raise ValueError("not enough windows for one step")
         self._perm_epoch, self._perm = -1, None
 
     def batch(self, step):
@@ -159,9 +159,17 @@ class Stage1Batches:
             self._perm = np.random.default_rng([self.seed, epoch]).permutation(self.n_windows)
             self._perm_epoch = epoch
         first = s * self.per_step + self.rank * self.bs
-        wins = self._perm[first:first + self.bs]
-        idx = wins[:, None] * self.T + np.arange(self.T + 1)[None, :]
+        idx = self.starts[self._perm[first:first + self.bs]][:, None] + np.arange(self.T + 1)[None, :]
         return self.stream[idx].astype(np.int64), epoch
+
+
+class Stage1Batches(WindowBatches):
+    """Stage 1: fixed windows over the concatenated training stream (window i starts at token seq_len*i, so
+    consecutive windows share one token)."""
+
+    def __init__(self, stream, seq_len, batch_per_rank, seed, rank=0, world=1):
+        n = (len(stream) - 1) // seq_len
+        super().__init__(stream, np.arange(n, dtype=np.int64) * seq_len, seq_len, batch_per_rank, seed, rank, world)
 
 
 def val_windows(stream, seq_len, n):
@@ -184,33 +192,15 @@ def repo_sequences(stream, spans, seq_len, min_len):
     return out
 
 
-class Stage2Batches(Stage1Batches):
-    """Stage 2: windows of seq_len+1 tokens that start where a repository (or one of its seq_len pieces,
-    `repo_sequences`) starts, so a window holds whole files laid out as the context log lays out a
-    workspace; a repository shorter than the window is followed by the next one. Same seeded per-epoch
-    permutation and step -> data rule as stage 1."""
+class Stage2Batches(WindowBatches):
+    """Stage 2: windows that start where a repository (or one of its seq_len pieces, `repo_sequences`) starts,
+    so a window holds whole files laid out as the context log lays out a workspace; a repository shorter than
+    the window is followed by the next one."""
 
     def __init__(self, stream, spans, seq_len, batch_per_rank, seed, rank=0, world=1, min_len=1024):
         min_len = min(min_len, seq_len // 2)
         starts = [s for _, s, _ in repo_sequences(stream, spans, seq_len, min_len) if s + seq_len + 1 <= len(stream)]
-        self.starts = np.asarray(starts, dtype=np.int64)
-        self.stream, self.T, self.bs = stream, seq_len, batch_per_rank
-        self.seed, self.rank, self.world = seed, rank, world
-        self.n_windows = len(self.starts)
-        self.per_step = batch_per_rank * world
-        self.steps_per_epoch = self.n_windows // self.per_step
-        if self.steps_per_epoch < 1:
-            raise ValueError("not enough repository windows for one step")
-        self._perm_epoch, self._perm = -1, None
-
-    def batch(self, step):
-        epoch, s = divmod(step, self.steps_per_epoch)
-        if epoch != self._perm_epoch:
-            self._perm = np.random.default_rng([self.seed, epoch]).permutation(self.n_windows)
-            self._perm_epoch = epoch
-        first = s * self.per_step + self.rank * self.bs
-        idx = self.starts[self._perm[first:first + self.bs]][:, None] + np.arange(self.T + 1)[None, :]
-        return self.stream[idx].astype(np.int64), epoch
+        super().__init__(stream, starts, seq_len, batch_per_rank, seed, rank, world)
 
 
 def main():

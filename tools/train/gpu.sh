@@ -20,6 +20,7 @@ check)
   python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name(), torch.cuda.device_count())"
   nproc; free -g | head -2
   python3 tools/train/check_wkv.py --device cuda 2>&1 | tee "$OUT/check_wkv_cuda.txt"
+  python3 tools/train/check_attention.py --device cuda 2>&1 | tail -6 | tee "$OUT/check_attention_cuda.txt"
   python3 tools/train/data.py tokenize --corpus .device-carry --cache .tmp/tokens --procs "$(nproc)" | tee "$OUT/tokenize.txt"
   # the CPU smoke test runs beside the GPU step-time benches
   (OMP_NUM_THREADS=4 DEVICE=cpu tools/train/smoke_test.sh .device-carry > "$OUT/smoke_cpu.txt" 2>&1; echo "smoke exit $?" >> "$OUT/smoke_cpu.txt") &

@@ -216,6 +216,48 @@ def moba_attention(q, k, v, chunk, topk, qblock=4096):
     return torch.cat(outs, 2)
 
 
+# Which implementation SparseAttention uses (train.py --attn-impl); both compute the same pattern.
+ATTN_IMPL = "blockwise"
+_flex = None
+
+
+def flex_blocks(sel, chunk, block):
+    """For FlexAttention: the selection padded to whole query blocks, and per query block the key blocks to
+    visit (count, then indices, chosen first): those of every chunk one of its queries chose, not after it."""
+    if chunk % block:
+        raise ValueError(f"attention chunk {chunk} must be a multiple of the flex block {block}")
+    B, H, T, nc = sel.shape
+    nb = (T + block - 1) // block
+    selp = F.pad(sel, (0, 0, 0, nb * block - T)) if nb * block > T else sel              # [B,H,nb*block,nc]
+    need = selp.view(B, H, nb, block, nc).any(3)                                         # chunks per query block
+    kb = torch.arange(nb, device=sel.device)
+    kv = need[..., (kb * block) // chunk] & (kb[None, :] <= kb[:, None])                   # [B,H,nb,nb]
+    kv_num = kv.sum(-1, dtype=torch.int32)
+    kv_idx = torch.argsort(kv.to(torch.int8), dim=-1, descending=True, stable=True).to(torch.int32)
+    return selp, kv_num, kv_idx
+
+
+def moba_attention_flex(q, k, v, chunk, topk, block=128):
+    """The same pattern through FlexAttention with a block-sparse mask: a block of `block` queries visits only
+    the key blocks of chunks one of its queries chose (and its own), so the work grows with the chosen chunks,
+    not with T^2. Compiled on CUDA; on the CPU it runs eager and has no backward (the checks use it forward)."""
+    global _flex
+    from torch.nn.attention.flex_attention import BlockMask, flex_attention
+    sel = moba_chunks(q, k, chunk, topk)
+    if sel is None:
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=1.0 / 8)
+    T = q.shape[2]
+    selp, kv_num, kv_idx = flex_blocks(sel, chunk, block)
+
+    def mask_mod(b, h, qi, ki):
+        return selp[b, h, qi, ki // chunk] & (ki <= qi)
+
+    bm = BlockMask.from_kv_blocks(kv_num, kv_idx, BLOCK_SIZE=block, mask_mod=mask_mod, seq_lengths=(T, T))
+    if _flex is None:
+        _flex = torch.compile(flex_attention, dynamic=False) if q.is_cuda else flex_attention
+    return _flex(q, k, v, block_mask=bm, scale=1.0 / 8)
+
+
 class SparseAttention(nn.Module):
     def __init__(self, cfg):
         super().__init__()
@@ -235,7 +277,8 @@ class SparseAttention(nn.Module):
         H = self.n_head
         f = lambda t: t.view(B, T, H, HEAD).transpose(1, 2)
         q, k, v = f(self.receptance(x)), f(self.key(x)), f(self.value(x))
-        y = moba_attention(q, k, v, self.chunk, self.topk)
+        attend = moba_attention_flex if ATTN_IMPL == "flex" else moba_attention
+        y = attend(q, k, v, self.chunk, self.topk)
         return self.output(y.transpose(1, 2).reshape(B, T, C))
 
 

@@ -49,6 +49,9 @@ def get_args(argv=None):
     ap.add_argument("--run-dir", default=None, help="checkpoints (default .tmp/runs/RUN)")
     ap.add_argument("--log", default=None, help="JSON lines log (default tools/train/logs/RUN.jsonl)")
     ap.add_argument("--seq-len", type=int, default=2048)
+    ap.add_argument("--attn-impl", choices=["blockwise", "flex"], default="blockwise",
+                    help="sparse attention in training: blockwise masked SDPA (checked everywhere) or FlexAttention "
+                         "with a block-sparse mask (compiled on CUDA; check_attention.py --device cuda first)")
     ap.add_argument("--stage", type=int, choices=[1, 2], default=1,
                     help="1: random windows of the stream; 2: windows starting at repository starts")
     ap.add_argument("--batch", type=int, default=16, help="sequences per GPU per step")
@@ -128,6 +131,7 @@ def save_ckpt(path, raw, opt, step, total, args, extra):
 
 def main(argv=None):
     a = get_args(argv)
+    M.ATTN_IMPL = a.attn_impl
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     ddp = world > 1

@@ -53,7 +53,7 @@ export function activate(ctx: vscode.ExtensionContext): RwkvxApi {
   const chatEngine = new EngineChat(engine, context);
   const history = new HistoryStore(ctx.workspaceState);
   const chat = new ChatController(chatEngine, history, () => readSettings().chat, describeError);
-  const completions = new InlineCompletions(ctx.extensionPath, engine, context, log);
+  const completions = new InlineCompletions(engine, context, log);
   const status = new StatusModel(engine, context, completions.pipeline);
   const statusBar = new StatusBar(status);
   const lastEditor = new LastEditor();

@@ -4,7 +4,7 @@
 
 Uses the same windows as train.py's periodic evaluation (data.val_windows: --windows spread evenly over the
 validation stream; --every K keeps every Kth of them to save time on the CPU). The architecture comes from the
-sidecar JSON next to the weights.
+sidecar JSON next to the weights (or in tools/train/weights/).
 """
 import argparse
 import json
@@ -24,7 +24,11 @@ from vocab import Tokenizer  # noqa: E402
 
 
 def load(path, device):
-    meta = json.load(open(os.path.splitext(path)[0] + ".json"))
+    """The model of a .pth with its sidecar JSON: beside it, else tools/train/weights/NAME.json."""
+    side = os.path.splitext(path)[0] + ".json"
+    if not os.path.exists(side):
+        side = os.path.join(HERE, "weights", os.path.basename(side))
+    meta = json.load(open(side))
     cfg = M.Config(**meta["config"])
     net = M.build(cfg)
     sd = torch.load(path, map_location="cpu", weights_only=True)

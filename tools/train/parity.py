@@ -20,7 +20,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-import model as M  # noqa: E402
+from evaluate import load  # noqa: E402
 from vocab import Tokenizer  # noqa: E402
 
 
@@ -37,15 +37,7 @@ def sample_tokens(n):
 
 
 def torch_logits(pth, ids):
-    sd = torch.load(pth, map_location="cpu", weights_only=True)
-    arch_x = any(k.startswith("moba.") for k in sd)
-    pre = "rwkv." if arch_x else ""
-    C = sd[pre + "emb.weight"].shape[1]
-    n_layer = 1 + max(int(k.split(".")[1 + bool(arch_x)]) for k in sd if k.startswith(pre + "blocks."))
-    n_attn = 1 + max(int(k.split(".")[1]) for k in sd if k.startswith("moba.")) if arch_x else 0
-    cfg = M.Config(vocab_size=sd[pre + "emb.weight"].shape[0], n_embd=C, n_layer=n_layer, n_attn=n_attn)
-    model = M.build(cfg)
-    model.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True)
+    model, _ = load(pth, "cpu")
     model.eval()
     with torch.no_grad():
         return model(torch.tensor([ids])).squeeze(0).numpy()

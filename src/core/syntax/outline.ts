@@ -3,7 +3,7 @@
 // expects a break.
 import type { Node } from 'web-tree-sitter';
 
-import { grammarForFile, TreeSitter, TreeSitterOptions } from './treeSitter';
+import { grammarForFile, sharedTreeSitter, TreeSitter, TreeSitterOptions } from './treeSitter';
 
 export type OutlinerOptions = TreeSitterOptions;
 
@@ -11,9 +11,10 @@ export class SyntaxOutliner {
   /** Over a loader that may be shared (with completions). */
   constructor(private readonly treeSitter: TreeSitter) {}
 
-  /** Never throws: without tree-sitter the outliner answers undefined and callers fall back. */
+  /** Never throws: without tree-sitter the outliner answers undefined and callers fall back. Without options,
+   *  over the process's shared loader. */
   static async create(options: OutlinerOptions = {}): Promise<SyntaxOutliner> {
-    return new SyntaxOutliner(await TreeSitter.create(options));
+    return new SyntaxOutliner(await (Object.keys(options).length > 0 ? TreeSitter.create(options) : sharedTreeSitter()));
   }
 
   get available(): boolean {

@@ -119,3 +119,11 @@ export class TreeSitter {
     }
   }
 }
+
+let shared: Promise<TreeSitter> | undefined;
+
+/** One loader per process (grammars load once for every user), at the default locations. */
+export function sharedTreeSitter(): Promise<TreeSitter> {
+  shared ??= TreeSitter.create();
+  return shared;
+}

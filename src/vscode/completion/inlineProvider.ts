@@ -9,9 +9,8 @@ import type { CancelToken } from '../../core/async/cancel';
 import { trimSuggestion } from '../../core/completion/blockEnd';
 import { CompletionEnginePort, EngineCompletionModel, ForkedContext } from '../../core/completion/engineModel';
 import { CompletionOutcome, CompletionPipeline } from '../../core/completion/pipeline';
-import type { TreeSitter } from '../../core/syntax/treeSitter';
 import { readSettings } from '../config';
-import { sharedTreeSitter } from '../treeSitterPaths';
+import { sharedTreeSitter, type TreeSitter } from '../../core/syntax/treeSitter';
 import type { WorkspaceContext } from '../context/workspaceContext';
 import type { EngineService } from '../engine/engineService';
 import type { Log } from '../log';
@@ -67,9 +66,9 @@ export class InlineCompletions implements vscode.InlineCompletionItemProvider, v
   /** The last outcomes, for tests and the status command. */
   readonly outcomes: CompletionOutcome[] = [];
 
-  constructor(extensionPath: string, private readonly engine: EngineService, context: WorkspaceContext, private readonly log: Log) {
+  constructor(private readonly engine: EngineService, context: WorkspaceContext, private readonly log: Log) {
     this.model = new EngineCompletionModel(new CompletionEngine(engine, context));
-    this.treeSitter = sharedTreeSitter(extensionPath).then((t) => {
+    this.treeSitter = sharedTreeSitter().then((t) => {
       if (!t.available) log.warn(`completions: tree-sitter unavailable (${t.failure}); blocks end by indentation`);
       return t;
     });

@@ -17,7 +17,7 @@ import { NodeFileSystem } from '../../core/workspace/nodeFs';
 import { readSettings } from '../config';
 import type { EngineService } from '../engine/engineService';
 import type { Log } from '../log';
-import { sharedTreeSitter } from '../treeSitterPaths';
+import { sharedTreeSitter } from '../../core/syntax/treeSitter';
 
 /** Default token budget: 64K on the CPU, more where a GPU reads fast. */
 export function budgetFor(device: string, configured: number): number {
@@ -115,7 +115,7 @@ export class WorkspaceContext implements vscode.Disposable {
 
   /** Tree-sitter for splitting huge files, with paths that also hold in the packaged extension. */
   private outliner(): Promise<SyntaxOutliner> {
-    this.outlinerPromise ??= sharedTreeSitter(this.ctx.extensionPath).then((t) => new SyntaxOutliner(t));
+    this.outlinerPromise ??= sharedTreeSitter().then((t) => new SyntaxOutliner(t));
     return this.outlinerPromise;
   }
 

@@ -49,9 +49,11 @@ def main():
     gen = torch.Generator().manual_seed(args.seed)
     names = ["r", "logw", "k", "v", "a", "b", "s0"]
     failures = 0
-    # (B, T, H, N, chunk): T not a multiple of the chunk in some cases, real head size 64
+    # (B, T, H, N, chunk, all decays at the bound): T not a multiple of the chunk in some cases, real head size 64
     cases = [(2, 37, 2, 8, 16, False), (1, 100, 3, 64, 32, False), (2, 128, 2, 64, 64, False),
-             (1, 70, 1, 64, 32, False), (1, 96, 2, 64, 32, True), (1, 128, 2, 64, 64, True)]
+             (1, 70, 1, 64, 32, False), (1, 96, 2, 64, 32, True), (1, 128, 2, 64, 64, True),
+             # many chunks: their start states come from composed maps in groups (wkv.chunk_starts)
+             (1, 1000, 2, 64, 16, False), (1, 2048, 1, 64, 32, False)]
     for (B, T, H, N, L, fastest) in cases:
         inp64 = make_inputs(B, T, H, N, torch.float64, args.device, gen, fastest)
         gy = torch.randn(B, T, H, N, generator=gen, dtype=torch.float64).to(args.device)

@@ -197,10 +197,76 @@ class Stage2Batches(WindowBatches):
     so a window holds whole files laid out as the context log lays out a workspace; a repository shorter than
     the window is followed by the next one."""
 
-    def __init__(self, stream, spans, seq_len, batch_per_rank, seed, rank=0, world=1, min_len=1024):
+    def __init__(self, stream, spans, seq_len, batch_per_rank, seed, rank=0, world=1, min_len=1024, recall=None):
         min_len = min(min_len, seq_len // 2)
         starts = [s for _, s, _ in repo_sequences(stream, spans, seq_len, min_len) if s + seq_len + 1 <= len(stream)]
         super().__init__(stream, starts, seq_len, batch_per_rank, seed, rank, world)
+        self.recall = recall
+
+    def batch(self, step):
+        w, epoch = super().batch(step)
+        if self.recall is not None:
+            w = np.stack([self.recall(row, step, self.rank, i) for i, row in enumerate(w)])
+        return w, epoch
+
+
+# Synthetic long-range recall for stage 2 (train.py --recall P). A "fact" binds a random name to a random value
+# once in the window; a later line asks for it with a prefix after which only the value fits, so the value's
+# tokens can be predicted only by finding the fact, possibly tens of thousands of tokens back. The pairs are
+# code-shaped (a definition and a use); none is the evaluation's passkey sentence.
+RECALL_WORDS = ("max retry count user session cache token limit port host path mode level buffer size timeout "
+                "index offset seed version build region queue worker batch shard key secret salt owner flag "
+                "color theme width height depth margin page chunk block frame rate delay window budget").split()
+RECALL_PAIRS = (
+    ('const {UP} = "{v}";', 'expect({UP}).toBe("{v}");'),
+    ("{snake} = {v}  # fixed", "assert config.{snake} == {v}"),
+    ("#define {UP} {v}", "static_assert({UP} == {v});"),
+    ("// {camel} must stay {v}", "// note: {camel} must stay {v}"),
+    ("{snake}: {v}", "{snake}: {v}"),
+    ("export const {camel} = '{v}';", "if ({camel} !== '{v}') throw new Error('{camel}');"),
+    ('let {snake} = "{v}";', 'assert_eq!({snake}, "{v}");'),
+)
+
+
+def _recall_fill(rng):
+    words = [RECALL_WORDS[i] for i in rng.choice(len(RECALL_WORDS), size=int(rng.integers(2, 4)), replace=False)]
+    kind = int(rng.integers(3))
+    if kind == 0:
+        v = str(int(rng.integers(10 ** 3, 10 ** 8)))
+    elif kind == 1:
+        v = "".join("0123456789abcdef"[i] for i in rng.integers(16, size=int(rng.integers(6, 11))))
+    else:
+        v = "-".join(RECALL_WORDS[i] for i in rng.choice(len(RECALL_WORDS), size=2, replace=False))
+    return {"UP": "_".join(words).upper(), "snake": "_".join(words),
+            "camel": words[0] + "".join(w.title() for w in words[1:]), "v": v}
+
+
+class RecallInserts:
+    """Adds up to `most` fact/ask pairs to a window with probability `p`: each fact line goes in at a random
+    place, its ask line at a random later place (both at token boundaries, as new lines), and the window is cut
+    back to its length. Deterministic in (seed, step, rank, row)."""
+
+    def __init__(self, tokenizer, p, seed, most=8):
+        self.tok, self.p, self.seed, self.most = tokenizer, p, seed, most
+
+    def __call__(self, w, step, rank, row):
+        rng = np.random.default_rng([self.seed, step, rank, row, 0x5eca11])
+        if rng.random() >= self.p:
+            return w
+        n = len(w)
+        inserts = []                                        # (position in the original window, tokens)
+        for _ in range(int(rng.integers(1, self.most + 1))):
+            fill = _recall_fill(rng)
+            fact, ask = RECALL_PAIRS[int(rng.integers(len(RECALL_PAIRS)))]
+            a = int(rng.integers(0, int(n * 0.8)))
+            b = int(rng.integers(a + 64, n - 512)) if a + 64 < n - 512 else None
+            if b is None:
+                continue
+            for pos, text in ((a, fact), (b, ask)):
+                inserts.append((pos, np.asarray(self.tok.encode("\n" + text.format(**fill) + "\n"), dtype=w.dtype)))
+        for pos, t in sorted(inserts, key=lambda x: -x[0]):  # from the back: earlier positions stay valid
+            w = np.concatenate([w[:pos], t, w[pos:]])
+        return w[:n]
 
 
 def main():

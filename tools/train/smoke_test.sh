@@ -27,8 +27,9 @@ for arch in rwkvx rwkv7; do
     --seq-len 128 --batch 4 --warmup 5 --total-steps 12 --eval-every 0 --eval-windows 4 --ckpt-every 0 --log-every 1
   $PY tools/train/export.py show "$TMP/run-$arch/smoke-$arch.pth" | tail -3
 done
-# stage 2 (windows at repository starts, the blockwise sparse attention) from the RWKV-X export
-$PY tools/train/train.py --run smoke-s2 --device $DEVICE --cache "$TMP/tokens" --run-dir "$TMP/run-s2" \
+# stage 2 (windows at repository starts, recall pairs, the blockwise sparse attention) from the RWKV-X export,
+# data parallel over two processes (gloo on the CPU, NCCL on GPUs)
+$PY tools/train/train.py --run smoke-s2 --nproc 2 --recall 0.5 --device $DEVICE --cache "$TMP/tokens" --run-dir "$TMP/run-s2" \
   --log "$TMP/smoke-s2.jsonl" --n-embd 128 --n-layer 2 --n-attn 1 --attn-chunk 32 --attn-topk 2 --wkv-chunk 16 \
   --stage 2 --seq-len 256 --batch 1 --warmup 2 --total-steps 3 --eval-every 0 --eval-windows 2 --ckpt-every 0 \
   --log-every 1 --init-from "$TMP/run-rwkvx/smoke-rwkvx.pth"

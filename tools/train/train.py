@@ -1,7 +1,8 @@
 """Train RWKV-X (or its pure RWKV-7 twin) on the tokenized corpus.
 
 One GPU:   python3 tools/train/train.py --run NAME [options]
-N GPUs:    torchrun --standalone --nproc_per_node N tools/train/train.py --run NAME [options]
+N GPUs:    python3 tools/train/train.py --run NAME --nproc N [options]   (one process per GPU, DDP over NCCL;
+           torchrun works too, but its own parser rejects this script's --run and --log as ambiguous)
 CPU smoke: python3 tools/train/train.py --run smoke --device cpu --n-embd 128 --n-layer 2 --seq-len 128 ...
 
 AdamW, bf16 autocast on CUDA with fp32 master weights (the WKV state is fp32 always), linear warmup then
@@ -54,6 +55,8 @@ def get_args(argv=None):
                          "with a block-sparse mask (compiled on CUDA; check_attention.py --device cuda first)")
     ap.add_argument("--stage", type=int, choices=[1, 2], default=1,
                     help="1: random windows of the stream; 2: windows starting at repository starts")
+    ap.add_argument("--recall", type=float, default=0.0,
+                    help="stage 2: share of windows given synthetic fact/ask pairs (data.RecallInserts)")
     ap.add_argument("--batch", type=int, default=16, help="sequences per GPU per step")
     ap.add_argument("--lr", type=float, default=8e-4)
     ap.add_argument("--min-lr-ratio", type=float, default=0.1)
@@ -78,6 +81,7 @@ def get_args(argv=None):
     ap.add_argument("--compile", action="store_true")
     ap.add_argument("--bench", action="store_true", help="no final eval, checkpoint or export")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--nproc", type=int, default=1, help="data-parallel processes (GPUs; gloo on the CPU)")
     return ap.parse_args(argv)
 
 
@@ -129,8 +133,26 @@ def save_ckpt(path, raw, opt, step, total, args, extra):
     os.replace(tmp, path)
 
 
+def _spawned(rank, argv, world, port):
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    main(argv)
+
+
+def spawn(a, argv):
+    import socket
+    import torch.multiprocessing as mp
+    with socket.socket() as s:                             # a free port for the rendezvous
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_spawned, args=(argv, a.nproc, port), nprocs=a.nproc, join=True)
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
     a = get_args(argv)
+    if a.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        return spawn(a, argv)
     M.ATTN_IMPL = a.attn_impl
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
@@ -157,9 +179,11 @@ def main(argv=None):
     train_stream, train_spans = data.load_split(a.cache, "train")
     val_stream, val_spans = data.load_split(a.cache, "val")
     if a.stage == 2:
-        batches = data.Stage2Batches(train_stream, train_spans, a.seq_len, a.batch, a.seed, rank, world)
+        recall = data.RecallInserts(tok, a.recall, a.seed) if a.recall > 0 else None
+        batches = data.Stage2Batches(train_stream, train_spans, a.seq_len, a.batch, a.seed, rank, world, recall=recall)
         order = (f"Stage2Batches seed={a.seed} windows={batches.n_windows} of {a.seq_len}+1 tokens starting at "
-                 f"repository pieces, permutation per epoch = numpy default_rng([seed, epoch])")
+                 f"repository pieces, permutation per epoch = numpy default_rng([seed, epoch])"
+                 + (f", recall pairs in {a.recall:.0%} of windows (data.RecallInserts)" if recall else ""))
     else:
         batches = data.Stage1Batches(train_stream, a.seq_len, a.batch, a.seed, rank, world)
         order = (f"Stage1Batches seed={a.seed} windows={batches.n_windows} of {a.seq_len}+1 tokens, "

@@ -16,7 +16,7 @@ import model as M  # noqa: E402
 def dense_reference(q, k, v, chunk, topk):
     T = q.shape[2]
     sel = M.moba_chunks(q, k, chunk, topk)
-    pos = torch.arange(T)
+    pos = torch.arange(T, device=q.device)
     mask = sel[..., pos // chunk] & (pos[None, :] <= pos[:, None])
     s = (q @ k.transpose(-1, -2)) / 8
     return torch.softmax(s.masked_fill(~mask, float("-inf")), -1) @ v
@@ -26,7 +26,7 @@ def check_flex_blocks(sel, chunk, block):
     """Every allowed (query, key) pair lies in a key block listed for its query block."""
     selp, kv_num, kv_idx = M.flex_blocks(sel, chunk, block)
     B, H, T, nc = sel.shape
-    pos = torch.arange(T)
+    pos = torch.arange(T, device=sel.device)
     allowed = sel[..., pos // chunk] & (pos[None, :] <= pos[:, None])                   # [B,H,T,T]
     nb = kv_num.shape[-1]
     for b in range(B):

@@ -29,7 +29,8 @@ const { filePiece, markdownTable } = require('./helpers');
 
 const root = path.resolve(__dirname, '..', '..');
 const DEFAULT_MODELS = ['media/models/default.gguf'];
-const OPTIONAL_MODELS = ['.tmp/models/rwkvx-s1-q8_0.gguf', '.tmp/models/rwkv7-s1-q8_0.gguf'];
+// the twin of the shipped model (the ablation), then both stage-1 models, where converted locally (docs/model.md)
+const OPTIONAL_MODELS = ['.tmp/models/rwkv7-s2b-q8_0.gguf', '.tmp/models/rwkvx-s1-q8_0.gguf', '.tmp/models/rwkv7-s1-q8_0.gguf'];
 
 const DEFAULTS = {
   corpus: path.join(root, '..', 'shared', 'corpus'),

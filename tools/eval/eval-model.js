@@ -12,7 +12,7 @@
 //     [--corpus DIR] [--threads N] [--seed N] [--only bpb,passkey,xfile]
 //     [--bpb-windows 64] [--bpb-every 8] [--bpb-len 2048]
 //     [--passkey-lengths 1024,4096,16384,65536] [--passkey-depths 0.1,0.5,0.9] [--passkey-trials 4,4,2,1]
-//     [--passkey-candidates 10]
+//     [--passkey-candidates 10] [--passkey-form sentence|code]
 //     [--xfile-budget 16384] [--xfile-files 16] [--xfile-positions 4] [--xfile-prefix 2048]
 //     [--xfile-def-max 4096] [--xfile-min-length 4] [--xfile-max-tokens 16]
 'use strict';
@@ -25,7 +25,7 @@ const { loadAddon, Runner } = require('./engine');
 const { measureBpb } = require('./bpb');
 const { measurePasskey } = require('./passkey');
 const { measureCrossFile } = require('./crossfile');
-const { filePiece, markdownTable } = require('./helpers');
+const { PASSKEY_FORMS, filePiece, markdownTable } = require('./helpers');
 
 const root = path.resolve(__dirname, '..', '..');
 const DEFAULT_MODELS = ['media/models/default.gguf'];
@@ -44,6 +44,7 @@ const DEFAULTS = {
   'passkey-depths': '0.1,0.5,0.9',
   'passkey-trials': '4,4,2,1',
   'passkey-candidates': 10,
+  'passkey-form': 'sentence',
   'xfile-budget': 16384,
   'xfile-files': 16,
   'xfile-positions': 4,
@@ -96,6 +97,8 @@ function parseArgs(argv) {
   let trials = list('passkey-trials');
   if (trials.length === 1) trials = lengths.map(() => trials[0]);
   if (trials.length !== lengths.length) throw new Error('--passkey-trials needs one count, or one per length');
+  const form = String(a['passkey-form']);
+  if (!Object.hasOwn(PASSKEY_FORMS, form)) throw new Error(`--passkey-form takes ${Object.keys(PASSKEY_FORMS).join(', ')}; got ${form}`);
   return {
     models: a.models,
     out: a.out,
@@ -105,7 +108,7 @@ function parseArgs(argv) {
     seed: int('seed'),
     only,
     bpb: { windows: int('bpb-windows'), every: Math.max(1, int('bpb-every')), seqLen: int('bpb-len') },
-    passkey: { lengths, depths: list('passkey-depths'), trials, candidates: Math.max(2, int('passkey-candidates')), seed: int('seed') },
+    passkey: { lengths, depths: list('passkey-depths'), trials, candidates: Math.max(2, int('passkey-candidates')), form, seed: int('seed') },
     xfile: {
       budget: int('xfile-budget'),
       files: int('xfile-files'),
@@ -203,14 +206,15 @@ function table(results, cfg) {
     row('nats per token (same windows)', (r) => r.bpb.natsPerToken.toFixed(4));
   }
   if (cfg.only.has('passkey')) {
+    const passkey = cfg.passkey.form === 'sentence' ? 'passkey' : `passkey (${cfg.passkey.form} form)`;
     cfg.passkey.lengths.forEach((len, i) => {
-      row(`passkey at ${kTokens(len)} tokens (depths ${cfg.passkey.depths.join('/')})`, (r) => {
+      row(`${passkey} at ${kTokens(len)} tokens (depths ${cfg.passkey.depths.join('/')})`, (r) => {
         const x = r.passkey.byLength[i];
         return `${x.correct}/${x.trials}`;
       });
     });
     cfg.passkey.lengths.forEach((len, i) => {
-      row(`passkey at ${kTokens(len)}, true key the likeliest of ${cfg.passkey.candidates} (chance ${Math.round(100 / cfg.passkey.candidates)}%)`, (r) => {
+      row(`${passkey} at ${kTokens(len)}, true key the likeliest of ${cfg.passkey.candidates} (chance ${Math.round(100 / cfg.passkey.candidates)}%)`, (r) => {
         const x = r.passkey.byLength[i];
         return `${x.rankedFirst}/${x.trials}`;
       });

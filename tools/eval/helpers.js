@@ -176,12 +176,30 @@ function predictedIdentifier(generated) {
   return { name: s.slice(0, n), complete: n < s.length };
 }
 
+/**
+ * The passkey's forms: the evaluation's sentence, and a definition and its use of the kind stage 2's recall
+ * pairs train (tools/train/data.py RECALL_PAIRS), which separates "can retrieve" from "reads this question".
+ * needle: the line put in the haystack; question: what ends the prompt; candidate: a key as the answer's text.
+ */
+const PASSKEY_FORMS = {
+  sentence: {
+    needle: (key) => `// The passkey is ${key}. Remember it.\n`,
+    question: '\n// What is the passkey? The passkey is',
+    candidate: (key) => ` ${key}`,
+  },
+  code: {
+    needle: (key) => `const PASSKEY = "${key}";\n`,
+    question: '\nexpect(PASSKEY).toBe("',
+    candidate: (key) => `${key}`,
+  },
+};
+
 /** The passkey line inserted in the haystack. */
-function needleLine(key) {
-  return `// The passkey is ${key}. Remember it.\n`;
+function needleLine(key, form = 'sentence') {
+  return PASSKEY_FORMS[form].needle(key);
 }
 
-const PASSKEY_QUESTION = '\n// What is the passkey? The passkey is';
+const PASSKEY_QUESTION = PASSKEY_FORMS.sentence.question;
 
 /** Exact match of the key: the first number of the answer, all of it. */
 function passkeyAnswer(generated) {
@@ -197,6 +215,7 @@ function markdownTable(header, rows, align) {
 }
 
 module.exports = {
+  PASSKEY_FORMS,
   VAL_SALT,
   VAL_FRACTION,
   PASSKEY_QUESTION,

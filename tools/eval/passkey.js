@@ -1,12 +1,13 @@
 // Passkey retrieval: a haystack of consecutive files of one validation
 // repository (File: headers, tokenized file by file), the line
-// "// The passkey is NNNNN. Remember it." put at a line start near each depth,
-// the question at the end, greedy decoding, exact match of the 5 digits; and
+// "// The passkey is NNNNN. Remember it." (or, in the code form,
+// `const PASSKEY = "NNNNN";`) put at a line start near each depth, the question
+// at the end, greedy decoding, exact match of the 5 digits; and
 // whether " KEY" is likelier than " OTHER" for seeded other 5-digit numbers.
 // The trials of one haystack share it up to the file that holds their needle:
 // one session reads the haystack once and each trial continues on a fork.
 'use strict';
-const { PASSKEY_QUESTION, crossEntropy, filePiece, needleLine, passkeyAnswer, prng, seedOf, shuffled } = require('./helpers');
+const { PASSKEY_FORMS, crossEntropy, filePiece, needleLine, passkeyAnswer, prng, seedOf, shuffled } = require('./helpers');
 
 /** Consecutive files (from a seeded start) of a repository with enough tokens. */
 function haystack(repos, need, seed) {
@@ -40,8 +41,8 @@ function haystack(repos, need, seed) {
 }
 
 /** The tokens of one trial after the shared haystack prefix (cum[file]). */
-function buildTrial(runner, hay, length, depth, key, question) {
-  const needle = runner.tokenize(needleLine(key));
+function buildTrial(runner, hay, length, depth, key, question, form = 'sentence') {
+  const needle = runner.tokenize(needleLine(key, form));
   const body = length - question.length;
   const p = Math.round(depth * (body - needle.length));
   let f = 0;
@@ -87,7 +88,7 @@ function buildTrial(runner, hay, length, depth, key, question) {
 }
 
 /** Trials on one haystack, in the order of their needle's file: one session reads the haystack once. */
-async function runOnHaystack(runner, hay, trials, log) {
+async function runOnHaystack(runner, hay, trials, form, log) {
   trials.sort((a, b) => a.file - b.file || a.length - b.length || a.depth - b.depth);
   const main = runner.session();
   let fed = 0;
@@ -107,7 +108,7 @@ async function runOnHaystack(runner, hay, trials, log) {
         t.ok = t.answer === String(t.key);
         // Likelihood of " KEY" against other 5-digit numbers: a signal where greedy decoding wanders off.
         const nats = [];
-        for (const k of t.candidates) nats.push(await runner.targetNats(fork, logits, runner.tokenize(` ${k}`), crossEntropy));
+        for (const k of t.candidates) nats.push(await runner.targetNats(fork, logits, runner.tokenize(form.candidate(k)), crossEntropy));
         t.rankedFirst = nats.slice(1).every((x) => nats[0] < x);
         t.keyBits = nats[0] / Math.LN2;
       } finally {
@@ -126,7 +127,8 @@ async function runOnHaystack(runner, hay, trials, log) {
  * different code.
  */
 async function measurePasskey(runner, repos, opts, log) {
-  const question = runner.tokenize(PASSKEY_QUESTION);
+  const form = PASSKEY_FORMS[opts.form || 'sentence'];
+  const question = runner.tokenize(form.question);
   const all = [];
   const haystacks = [];
   const most = Math.max(...opts.trials);
@@ -144,10 +146,10 @@ async function measurePasskey(runner, repos, opts, log) {
           const k = 10000 + Math.floor(rand() * 90000);
           if (!candidates.includes(k)) candidates.push(k);
         }
-        trials.push({ length, depth, key, candidates, haystack: j, ...buildTrial(runner, hay, length, depth, key, question) });
+        trials.push({ length, depth, key, candidates, haystack: j, ...buildTrial(runner, hay, length, depth, key, question, opts.form) });
       }
     }
-    await runOnHaystack(runner, hay, trials, log);
+    await runOnHaystack(runner, hay, trials, form, log);
     all.push(...trials);
   }
   const byLength = opts.lengths.map((length) => {

@@ -2,12 +2,13 @@
 # Steps of a training session on the lent GPU machine (run from the repository root there; $OUT comes back).
 # Corpus shards travel one per call in .device-carry/ and are tokenized into .tmp/tokens/ (kept while the
 # machine stays warm). Phases:
-#   check                 GPU facts, WKV check on the GPU, CPU smoke test, tokenize the carried shard, step-time bench
+#   check                 GPU facts, tokenize the carried shard, WKV and attention checks on the GPU beside
+#                         stage-2 step benches (one GPU each where there are four), a 2-GPU data-parallel bench
 #   tokenize              tokenize the carried shard(s)
 #   start RUN MINUTES GPUS [ARGS...]   start training detached (setsid) on GPUS (e.g. 0,1: data parallel over
 #                         both), budget MINUTES, extra train.py args
 #   poll RUN SECONDS      wait, then show the log tail
-#   finish RUN [SECONDS]  wait up to SECONDS for the run's export, then put it (split in 15 MiB parts) and its logs in $OUT
+#   finish RUN [SECONDS]  wait up to SECONDS for the run's export, then put it (xz, 15 MiB parts) and its logs in $OUT
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1

@@ -83,6 +83,8 @@ describe('eval helpers', () => {
     assert.equal(h.passkeyAnswer(' 482130'), '482130', 'all digits count: a longer number is not the key');
     assert.equal(h.passkeyAnswer(' the key'), '');
     assert.equal(h.needleLine(48213), '// The passkey is 48213. Remember it.\n');
+    assert.equal(h.needleLine(48213, 'code'), 'const PASSKEY = "48213";\n');
+    assert.equal(h.PASSKEY_FORMS.code.candidate(48213), '48213');
   });
 
   it('has a deterministic PRNG and shuffle', () => {
@@ -126,26 +128,26 @@ describe('passkey trials', () => {
   const lines = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `let ${tag}${i} = ${i};`).join('\n');
   const files = ['a', 'b', 'c', 'd'].map((t) => ({ path: `src/${t}.ts`, lang: 'typescript', text: lines(40, t) }));
   const repos = [{ repo: 'me/app', files: files.map((f) => ({ ...f, tokens: byteRunner.tokenize(h.filePiece(f.path, f.text)) })) }];
-  const question = byteRunner.tokenize(h.PASSKEY_QUESTION);
-
-  for (const depth of [0, 0.5, 0.9]) {
-    it(`puts the needle at a line start near depth ${depth} and asks at the end`, () => {
+  for (const [form, depth] of [['sentence', 0], ['sentence', 0.5], ['sentence', 0.9], ['code', 0.5]] as const) {
+    it(`puts the ${form} needle at a line start near depth ${depth} and asks at the end`, () => {
+      const q = h.PASSKEY_FORMS[form].question;
+      const needle = h.needleLine(48213, form);
       const hay = haystack(repos, 1500, 7);
-      const t = buildTrial(byteRunner, hay, 1200, depth, 48213, question);
+      const t = buildTrial(byteRunner, hay, 1200, depth, 48213, byteRunner.tokenize(q), form);
       const all = new Int32Array(hay.cum[t.file] + t.tokens.length);
       all.set(hay.tokens.subarray(0, hay.cum[t.file]));
       all.set(t.tokens, hay.cum[t.file]);
       assert.equal(all.length, t.total);
       assert.ok(t.total <= 1200 && t.total > 1150, `length ${t.total}`);
       const text = detok(all);
-      const at = text.indexOf(h.needleLine(48213));
+      const at = text.indexOf(needle);
       assert.ok(at > 0 && text[at - 1] === '\n', 'needle at a line start');
-      assert.ok(Math.abs(at / (text.length - h.PASSKEY_QUESTION.length) - depth) < 0.05, `depth ${at / text.length}`);
+      assert.ok(Math.abs(at / (text.length - q.length) - depth) < 0.05, `depth ${at / text.length}`);
       assert.ok(Math.abs(t.actualDepth - depth) < 0.05);
-      assert.ok(text.endsWith(`\n${h.PASSKEY_QUESTION}`), 'the question follows a line end');
-      assert.equal(text.split('passkey is 48213').length, 2, 'one needle');
+      assert.ok(text.endsWith(`\n${q}`), 'the question follows a line end');
+      assert.equal(text.split(needle).length, 2, 'one needle');
       // Without the needle the text is the haystack's own beginning.
-      assert.ok(detok(hay.tokens).startsWith(text.slice(0, at) + text.slice(at + h.needleLine(48213).length, -h.PASSKEY_QUESTION.length - 1)));
+      assert.ok(detok(hay.tokens).startsWith(text.slice(0, at) + text.slice(at + needle.length, -q.length - 1)));
     });
   }
 });

@@ -4,6 +4,7 @@ this repository's own sources (deterministic, no corpus needed), long enough tha
 chooses among several earlier chunks.
 
     python3 tools/train/parity.py WEIGHTS.pth MODEL.gguf [--engine native/build-cmake/rwkvx-engine] [--tol 1e-3]
+        [--attn-chunk N --attn-top-k K]   (a file converted with other attention settings than trained)
 
 Prints the normalized error (||engine - torch|| / ||torch|| over all positions), the worst position's, and how
 often the two agree on the most likely next token; exits 1 when the normalized error is above --tol."""
@@ -20,6 +21,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+import model as M  # noqa: E402
 from evaluate import load  # noqa: E402
 from vocab import Tokenizer  # noqa: E402
 
@@ -36,9 +38,12 @@ def sample_tokens(n):
     return ids[:n]
 
 
-def torch_logits(pth, ids):
+def torch_logits(pth, ids, chunk=0, topk=0):
     model, _ = load(pth, "cpu")
     model.eval()
+    for m in model.modules():            # a file converted with other --attn-chunk/--attn-top-k than trained
+        if isinstance(m, M.SparseAttention):
+            m.chunk, m.topk = chunk or m.chunk, topk or m.topk
     with torch.no_grad():
         return model(torch.tensor([ids])).squeeze(0).numpy()
 
@@ -50,10 +55,12 @@ def main():
     ap.add_argument("--engine", default=os.path.join(REPO, "native", "build-cmake", "rwkvx-engine"))
     ap.add_argument("--tokens", type=int, default=2600)
     ap.add_argument("--tol", type=float, default=1e-3)
+    ap.add_argument("--attn-chunk", type=int, default=0, help="the GGUF's chunk size, when not the trained one")
+    ap.add_argument("--attn-top-k", type=int, default=0, help="the GGUF's top-k, when not the trained one")
     a = ap.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
     ids = sample_tokens(a.tokens)
-    want = torch_logits(a.pth, ids)
+    want = torch_logits(a.pth, ids, a.attn_chunk, a.attn_top_k)
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "logits.npy")
         subprocess.run([a.engine, "logits", "--model", a.gguf, "--device", "cpu", "--kv", "f32",

@@ -2,7 +2,7 @@
 
 One GPU:   python3 tools/train/train.py --run NAME [options]
 N GPUs:    python3 tools/train/train.py --run NAME --nproc N [options]   (one process per GPU, DDP over NCCL;
-           torchrun works too, but its own parser rejects this script's --run and --log as ambiguous)
+           not torchrun: its parser takes this script's --run and --log as ambiguous prefixes of its own)
 CPU smoke: python3 tools/train/train.py --run smoke --device cpu --n-embd 128 --n-layer 2 --seq-len 128 ...
 
 AdamW, bf16 autocast on CUDA with fp32 master weights (the WKV state is fp32 always), linear warmup then

@@ -89,6 +89,7 @@ function buildTrial(runner, hay, length, depth, key, question, form = 'sentence'
 
 /** Trials on one haystack, in the order of their needle's file: one session reads the haystack once. */
 async function runOnHaystack(runner, hay, trials, form, log) {
+  const { candidate } = PASSKEY_FORMS[form];
   trials.sort((a, b) => a.file - b.file || a.length - b.length || a.depth - b.depth);
   const main = runner.session();
   let fed = 0;
@@ -108,7 +109,7 @@ async function runOnHaystack(runner, hay, trials, form, log) {
         t.ok = t.answer === String(t.key);
         // Likelihood of " KEY" against other 5-digit numbers: a signal where greedy decoding wanders off.
         const nats = [];
-        for (const k of t.candidates) nats.push(await runner.targetNats(fork, logits, runner.tokenize(form.candidate(k)), crossEntropy));
+        for (const k of t.candidates) nats.push(await runner.targetNats(fork, logits, runner.tokenize(candidate(k)), crossEntropy));
         t.rankedFirst = nats.slice(1).every((x) => nats[0] < x);
         t.keyBits = nats[0] / Math.LN2;
       } finally {
@@ -127,8 +128,8 @@ async function runOnHaystack(runner, hay, trials, form, log) {
  * different code.
  */
 async function measurePasskey(runner, repos, opts, log) {
-  const form = PASSKEY_FORMS[opts.form || 'sentence'];
-  const question = runner.tokenize(form.question);
+  const form = opts.form || 'sentence';
+  const question = runner.tokenize(PASSKEY_FORMS[form].question);
   const all = [];
   const haystacks = [];
   const most = Math.max(...opts.trials);
@@ -146,7 +147,7 @@ async function measurePasskey(runner, repos, opts, log) {
           const k = 10000 + Math.floor(rand() * 90000);
           if (!candidates.includes(k)) candidates.push(k);
         }
-        trials.push({ length, depth, key, candidates, haystack: j, ...buildTrial(runner, hay, length, depth, key, question, opts.form) });
+        trials.push({ length, depth, key, candidates, haystack: j, ...buildTrial(runner, hay, length, depth, key, question, form) });
       }
     }
     await runOnHaystack(runner, hay, trials, form, log);

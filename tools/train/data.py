@@ -254,12 +254,13 @@ class RecallInserts:
         if rng.random() >= self.p:
             return w
         n = len(w)
+        gap, tail = min(64, n // 16), min(512, n // 4)      # ask >= gap after its fact, >= tail before the end
         inserts = []                                        # (position in the original window, tokens)
         for _ in range(int(rng.integers(1, self.most + 1))):
             fill = _recall_fill(rng)
             fact, ask = RECALL_PAIRS[int(rng.integers(len(RECALL_PAIRS)))]
             a = int(rng.integers(0, int(n * 0.8)))
-            b = int(rng.integers(a + 64, n - 512)) if a + 64 < n - 512 else None
+            b = int(rng.integers(a + gap, n - tail)) if a + gap < n - tail else None
             if b is None:
                 continue
             for pos, text in ((a, fact), (b, ask)):
